@@ -1,0 +1,1 @@
+"""The fetcher the task wrapper runs on each volunteer host: sources, verifier, host cache, CLI."""

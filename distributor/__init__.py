@@ -1,0 +1,1 @@
+"""The project server: catalog, content store, publishing pipeline, HTTP API and CLI."""

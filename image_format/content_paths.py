@@ -1,0 +1,53 @@
+"""The content layout server and client agree on: HTTP paths and content-addressed disk paths.
+
+Content-addressed URLs (`/v1/blobs/sha256/<digest>`) never change meaning, so they are served with
+`Cache-Control: public, max-age=31536000, immutable` and cached by proxies and CDNs. Manifests and
+listings are mutable (a new version appears), so they are not.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from image_format.digest import validate_digest
+from image_format.names import validate_name, validate_version
+
+API_PREFIX = "/v1"
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+MANIFEST_MEDIA_TYPE = "application/vnd.volunteer-image.manifest+json"
+
+
+def images_path() -> str:
+    """GET: every image with its versions."""
+    return f"{API_PREFIX}/images"
+
+
+def image_path(name: str) -> str:
+    """GET: one image with its versions."""
+    return f"{API_PREFIX}/images/{validate_name(name)}"
+
+
+def latest_manifest_path(name: str) -> str:
+    """GET: the signed manifest of the image's latest version."""
+    return f"{image_path(name)}/latest"
+
+
+def version_path(name: str, version: str) -> str:
+    """PUT (admin): publish a version from the request body."""
+    return f"{image_path(name)}/versions/{validate_version(version)}"
+
+
+def manifest_path(name: str, version: str) -> str:
+    """GET: the signed manifest of one version."""
+    return f"{version_path(name, version)}/manifest"
+
+
+def blob_path(digest: str) -> str:
+    """GET/HEAD: content by sha256 (Range supported, immutable)."""
+    return f"{API_PREFIX}/blobs/sha256/{validate_digest(digest)}"
+
+
+def blob_relpath(digest: str) -> PurePosixPath:
+    """Where a blob lives below a content store root: `sha256/ab/abcdef...`."""
+    validate_digest(digest)
+    return PurePosixPath("sha256", digest[:2], digest)

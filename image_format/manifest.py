@@ -1,0 +1,120 @@
+"""The image manifest: what a published version is, as the project signs it.
+
+A manifest is plain JSON. It is signed over its canonical bytes (sorted keys, no white space,
+UTF-8) and travels inside an envelope, see `image_format.signing`. Fields that later parts of the
+pipeline fill (torrent, chunk index, deltas) are optional so older manifests stay valid. Unknown
+fields are ignored when reading, so newer servers do not break older fetchers (the signature covers
+the raw document, unknown fields included).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from image_format.digest import validate_digest
+from image_format.names import validate_name, validate_version
+
+MANIFEST_SCHEMA_VERSION = 1
+ContentKind = Literal["image", "data"]
+
+
+def canonical_json_bytes(document: Any) -> bytes:
+    """The bytes a signature covers: sorted keys, compact separators, UTF-8, no NaN."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """An RFC 3339 UTC timestamp with second precision, e.g. 2026-11-25T00:54:28Z."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc_timestamp(text: str) -> datetime:
+    """Parse a timestamp written by `utc_timestamp`; raises ValueError."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TorrentRef(_Model):
+    """The version's torrent file, served at a content-addressed URL."""
+
+    sha256: str
+    size: int = Field(ge=0)
+    info_hash_v1: str | None = None
+    info_hash_v2: str | None = None
+
+
+class ChunkIndexRef(_Model):
+    """The version's chunk index, served at a content-addressed URL."""
+
+    sha256: str
+    size: int = Field(ge=0)
+    chunk_count: int = Field(ge=0)
+
+
+class DeltaRef(_Model):
+    """A patch that turns the `from_version` image (digest `from_sha256`) into this one."""
+
+    from_version: str
+    from_sha256: str
+    sha256: str
+    size: int = Field(ge=0)
+
+
+class Manifest(_Model):
+    """One published version of an image or data file.
+
+    Not responsible for trust: a `Manifest` object says nothing about who made it. Only
+    `image_format.signing.verify_signed_manifest` turns bytes into a trusted manifest.
+    """
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    kind: ContentKind = "image"
+    name: str
+    version: str
+    size: int = Field(ge=0)
+    sha256: str
+    created: str
+    expires: str | None = None
+    torrent: TorrentRef | None = None
+    chunk_index: ChunkIndexRef | None = None
+    deltas: tuple[DeltaRef, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return validate_name(value)
+
+    @field_validator("version")
+    @classmethod
+    def _valid_version(cls, value: str) -> str:
+        return validate_version(value)
+
+    @field_validator("sha256")
+    @classmethod
+    def _valid_digest(cls, value: str) -> str:
+        return validate_digest(value)
+
+    @field_validator("created", "expires")
+    @classmethod
+    def _valid_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_utc_timestamp(value)
+        return value
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document to sign; optional fields left unset are omitted."""
+        return self.model_dump(mode="json", exclude_none=True)
