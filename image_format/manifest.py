@@ -9,7 +9,6 @@ the raw document, unknown fields included).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -20,13 +19,6 @@ from image_format.names import validate_name, validate_version
 
 MANIFEST_SCHEMA_VERSION = 1
 ContentKind = Literal["image", "data"]
-
-
-def canonical_json_bytes(document: Any) -> bytes:
-    """The bytes a signature covers: sorted keys, compact separators, UTF-8, no NaN."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:

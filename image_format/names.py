@@ -24,8 +24,9 @@ def _validate(what: str, value: str, max_length: int) -> str:
         raise InvalidName(what, value, f"longer than {max_length} characters")
     if not _SEGMENT.fullmatch(value):
         raise InvalidName(
-            what, value, "only letters, digits, '.', '_' and '-' are allowed, starting with a "
-            "letter or digit"
+            what,
+            value,
+            "only letters, digits, '.', '_' and '-' are allowed, starting with a letter or digit",
         )
     if ".." in value:
         raise InvalidName(what, value, "must not contain '..'")

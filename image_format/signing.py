@@ -1,193 +1,39 @@
-"""Ed25519 signing keys and the signed-manifest envelope.
+"""Signing and verifying manifests: the model-level layer over `image_format.envelope`.
 
-Envelope (what the distributor serves and the fetcher caches)::
-
-    {"signed": {...manifest document...},
-     "signatures": [{"keyid": "<16 hex>", "sig": "<base64 ed25519 signature>"}]}
-
-The signature covers `canonical_json_bytes(envelope["signed"])`. A public key is written
-`ed25519:<base64 of the 32 raw bytes>`; its key id is the first 16 hex digits of the sha256 of those
-bytes. Private keys are PKCS#8 PEM files, created with mode 0600.
-
-Error contract: reading keys raises `KeyFormatError`; `verify_signed_manifest` raises a subclass of
-`ManifestError` (malformed, unsigned, bad signature, expired) and nothing else.
+Error contract: `verify_signed_manifest` raises a subclass of `ManifestError` (malformed, unsigned,
+bad signature, expired) and nothing else; `check_manifest_identity` raises `ManifestMismatch`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import ValidationError
 
-from image_format.errors import (
-    KeyFormatError,
-    ManifestExpired,
-    ManifestMalformed,
-    ManifestMismatch,
-    ManifestUnsigned,
-    SignatureInvalid,
-)
-from image_format.manifest import Manifest, canonical_json_bytes, parse_utc_timestamp
+from image_format.envelope import PublicKey, SigningKey, sign_document, verify_envelope
+from image_format.errors import ManifestExpired, ManifestMalformed, ManifestMismatch
+from image_format.manifest import Manifest, parse_utc_timestamp
 
-PUBLIC_KEY_PREFIX = "ed25519:"
-
-
-@dataclass(frozen=True)
-class PublicKey:
-    """A trusted ed25519 public key."""
-
-    raw: bytes
-
-    @property
-    def key_id(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()[:16]
-
-    def __str__(self) -> str:
-        return PUBLIC_KEY_PREFIX + base64.b64encode(self.raw).decode("ascii")
-
-    @classmethod
-    def parse(cls, text: str, *, source: str = "value") -> PublicKey:
-        text = text.strip()
-        if not text.startswith(PUBLIC_KEY_PREFIX):
-            raise KeyFormatError(source, f"a public key starts with {PUBLIC_KEY_PREFIX!r}")
-        try:
-            raw = base64.b64decode(text[len(PUBLIC_KEY_PREFIX) :], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise KeyFormatError(source, "the key is not valid base64") from exc
-        if len(raw) != 32:
-            raise KeyFormatError(source, f"an ed25519 public key has 32 bytes, not {len(raw)}")
-        return cls(raw)
-
-    def verify(self, signature: bytes, message: bytes) -> bool:
-        try:
-            ed25519.Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
-
-
-def load_public_keys(value: str) -> list[PublicKey]:
-    """Keys from a key string, or from a file holding one key per line (# comments allowed)."""
-    if value.strip().startswith(PUBLIC_KEY_PREFIX):
-        return [PublicKey.parse(value)]
-    path = Path(value)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFormatError(
-            value, f"neither an '{PUBLIC_KEY_PREFIX}...' key nor a readable key file ({exc})"
-        ) from exc
-    lines = [line.strip() for line in text.splitlines()]
-    keys = [PublicKey.parse(line, source=value) for line in lines if line and not line.startswith("#")]
-    if not keys:
-        raise KeyFormatError(value, "the file holds no key")
-    return keys
-
-
-class SigningKey:
-    """The project's private ed25519 key. Not responsible for where the key lives (callers' paths)."""
-
-    def __init__(self, private: ed25519.Ed25519PrivateKey) -> None:
-        self._private = private
-
-    @classmethod
-    def generate(cls) -> SigningKey:
-        return cls(ed25519.Ed25519PrivateKey.generate())
-
-    @classmethod
-    def load(cls, path: Path) -> SigningKey:
-        try:
-            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError, TypeError) as exc:
-            raise KeyFormatError(str(path), str(exc)) from exc
-        if not isinstance(loaded, ed25519.Ed25519PrivateKey):
-            raise KeyFormatError(str(path), "not an ed25519 private key")
-        return cls(loaded)
-
-    def save(self, path: Path) -> None:
-        """Write the key as PKCS#8 PEM, readable by the owner only; refuses to overwrite."""
-        pem = self._private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-
-    @property
-    def public_key(self) -> PublicKey:
-        raw = self._private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return PublicKey(raw)
-
-    def sign(self, message: bytes) -> bytes:
-        return self._private.sign(message)
+__all__ = [
+    "PublicKey",
+    "SigningKey",
+    "check_manifest_identity",
+    "sign_manifest",
+    "verify_signed_manifest",
+]
 
 
 def sign_manifest(manifest: Manifest, key: SigningKey) -> bytes:
     """The signed envelope of `manifest`, as UTF-8 JSON bytes."""
-    document = manifest.to_document()
-    signature = key.sign(canonical_json_bytes(document))
-    envelope = {
-        "signed": document,
-        "signatures": [
-            {"keyid": key.public_key.key_id, "sig": base64.b64encode(signature).decode("ascii")}
-        ],
-    }
-    return json.dumps(envelope, sort_keys=True, indent=1).encode("utf-8") + b"\n"
-
-
-def _decode_envelope(data: bytes) -> tuple[dict[str, Any], list[Any]]:
-    try:
-        envelope = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestMalformed(f"the manifest is not valid JSON: {exc}") from exc
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("signed"), dict):
-        raise ManifestMalformed("the manifest has no 'signed' object")
-    signatures = envelope.get("signatures")
-    if not signatures:
-        raise ManifestUnsigned("the manifest carries no signature")
-    if not isinstance(signatures, list):
-        raise ManifestMalformed("'signatures' is not a list")
-    return envelope["signed"], signatures
+    return sign_document(manifest.to_document(), key)
 
 
 def verify_signed_manifest(
     data: bytes, keys: Sequence[PublicKey], *, now: datetime | None = None
 ) -> Manifest:
     """Check an envelope against the trusted keys; return the manifest it signs."""
-    document, signatures = _decode_envelope(data)
-    message = canonical_json_bytes(document)
-    by_id = {key.key_id: key for key in keys}
-    verified = False
-    for entry in signatures:
-        if not isinstance(entry, dict):
-            continue
-        key = by_id.get(str(entry.get("keyid")))
-        try:
-            signature = base64.b64decode(str(entry.get("sig")), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if key is not None and key.verify(signature, message):
-            verified = True
-            break
-    if not verified:
-        known = ", ".join(sorted(by_id)) or "none"
-        raise SignatureInvalid(f"no signature verifies with a trusted key (trusted key ids: {known})")
+    document = verify_envelope(data, keys)
     try:
         manifest = Manifest.model_validate(document)
     except (ValidationError, ValueError) as exc:
