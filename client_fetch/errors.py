@@ -71,10 +71,11 @@ class SourceUnavailable(FetchError):
 
     exit_code = ExitCode.UNAVAILABLE
 
-    def __init__(self, source: str, reason: str) -> None:
+    def __init__(self, source: str, reason: str, *, not_found: bool = False) -> None:
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+        self.not_found = not_found
 
 
 class AllSourcesFailed(FetchError):
