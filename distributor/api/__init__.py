@@ -1,0 +1,1 @@
+"""The HTTP API of the distributor (FastAPI). Build it with `create_app(settings)`."""

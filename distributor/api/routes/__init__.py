@@ -1,0 +1,1 @@
+"""One router per concern; `distributor.api.app` lists them in order."""

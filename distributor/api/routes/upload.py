@@ -1,0 +1,63 @@
+"""Admin publishing over HTTP: `PUT` a version's content, streamed into the blob store.
+
+201 and the signed envelope when the version is new, 200 when the same content was already
+published, 409 on a conflict, 401 without the admin token, 413 beyond `upload_max_bytes`, 400 when
+`X-Content-Sha256` does not match (nothing is recorded and the staged file is removed).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from distributor.api import paths
+from distributor.api.deps import (
+    AdminDep,
+    BlobStoreDep,
+    ImageName,
+    ImageVersion,
+    PublisherDep,
+    SettingsDep,
+)
+from distributor.errors import UploadTooLarge
+from distributor.storage.async_upload import stage_stream
+from image_format.content_paths import MANIFEST_MEDIA_TYPE
+from image_format.digest import validate_digest
+from image_format.manifest import ContentKind
+
+router = APIRouter(tags=["admin"])
+
+
+@router.put(
+    paths.VERSION,
+    status_code=201,
+    response_class=Response,
+    responses={200: {"description": "already published with the same content"}},
+)
+async def upload_version(
+    name: ImageName,
+    version: ImageVersion,
+    request: Request,
+    _admin: AdminDep,
+    settings: SettingsDep,
+    store: BlobStoreDep,
+    publisher: PublisherDep,
+    kind: Annotated[ContentKind, Query()] = "image",
+    content_length: Annotated[int | None, Header()] = None,
+    x_content_sha256: Annotated[str | None, Header()] = None,
+) -> Response:
+    expected = validate_digest(x_content_sha256.lower()) if x_content_sha256 else None
+    limit = settings.upload_max_bytes
+    if content_length is not None and content_length > limit:
+        raise UploadTooLarge(limit)
+    staged = await stage_stream(store, request.stream(), max_bytes=limit)
+    result = await run_in_threadpool(
+        publisher.publish_staged, staged, name, version, kind, expected_sha256=expected
+    )
+    return Response(
+        result.manifest_bytes,
+        status_code=201 if result.created else 200,
+        media_type=MANIFEST_MEDIA_TYPE,
+    )

@@ -1,0 +1,45 @@
+"""The long-lived objects one server process shares between requests, built from settings.
+
+Not responsible for HTTP (routers use these through `distributor.api.deps`). Error contract:
+`build_services` raises `CatalogError`/`UnsupportedCatalogUrl` when the catalog cannot be opened;
+a missing or unreadable signing key is not raised but recorded (`key_problem`), so the server can
+still serve content while `/readiness` reports 503 and publishing answers 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from distributor.catalog import Catalog, open_catalog
+from distributor.content.origin_stats import OriginStats
+from distributor.errors import DistributorError
+from distributor.keys import load_signing_key
+from distributor.publishing import Publisher
+from distributor.settings import DistributorSettings
+from distributor.storage.blob_store import LocalBlobStore
+from image_format.errors import KeyFormatError
+
+
+@dataclass
+class Services:
+    settings: DistributorSettings
+    catalog: Catalog
+    blob_store: LocalBlobStore
+    origin_stats: OriginStats
+    publisher: Publisher | None
+    key_problem: str | None = None
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def build_services(settings: DistributorSettings) -> Services:
+    catalog = open_catalog(settings.effective_catalog_url)
+    blob_store = LocalBlobStore(settings.blob_root)
+    publisher: Publisher | None = None
+    key_problem: str | None = None
+    try:
+        publisher = Publisher(blob_store, catalog, load_signing_key(settings.data_dir))
+    except (DistributorError, KeyFormatError) as exc:
+        key_problem = str(exc)
+    return Services(settings, catalog, blob_store, OriginStats(), publisher, key_problem)

@@ -1,0 +1,67 @@
+"""The catalog interface and its records.
+
+`Catalog` is what any backing database serves (SQLite now; PostgreSQL later behind the same
+interface). Not responsible for content (the blob store) nor for signing (publishing).
+
+Error contract for implementations: failures to reach or read the database raise `CatalogError`;
+lookups of unknown names or versions return None (callers decide whether that is a 404).
+Publishing races are decided by the database (unique name+version), never by a read-then-write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from image_format.manifest import ContentKind
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One published version: what it is and the signed envelope bytes exactly as served."""
+
+    name: str
+    version: str
+    kind: ContentKind
+    sha256: str
+    size: int
+    created: str
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class AddOutcome:
+    """Result of `add_version`: the stored record and whether this call created it.
+
+    When `created` is False, `record` is the version that was already there, which may hold
+    other content than the one offered (the caller decides whether that is a conflict).
+    """
+
+    record: VersionRecord
+    created: bool
+
+
+class Catalog(Protocol):
+    """Published versions by image name."""
+
+    def add_version(self, record: VersionRecord) -> AddOutcome: ...
+
+    def get_version(self, name: str, version: str) -> VersionRecord | None: ...
+
+    def latest(self, name: str) -> VersionRecord | None:
+        """The most recently published version of `name` (by publication order)."""
+        ...
+
+    def list_versions(self, name: str) -> list[VersionRecord]:
+        """Versions of `name`, oldest first; empty when the image is unknown."""
+        ...
+
+    def list_images(self) -> dict[str, list[VersionRecord]]:
+        """Every image name with its versions, oldest first, names sorted."""
+        ...
+
+    def check(self) -> None:
+        """Raise `CatalogError` unless the catalog can answer queries now."""
+        ...
+
+    def close(self) -> None: ...

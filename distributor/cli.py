@@ -1,0 +1,182 @@
+"""The `distributor` command: argument parsing, settings wiring, and errors mapped to exit codes.
+
+This is the one place that builds `DistributorSettings` (environment `DISTRIBUTOR_*`, overridden
+by flags). Each subcommand lives in `distributor.commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from distributor.commands.upload import UploadFailed
+from distributor.errors import (
+    DistributorError,
+    SigningKeyMissing,
+    UnsupportedCatalogUrl,
+    VersionConflict,
+    WeakAdminToken,
+)
+from distributor.settings import DistributorSettings
+from image_format.errors import InvalidDigest, InvalidName, KeyFormatError
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    CONFLICT = 3
+    UNAVAILABLE = 4
+
+
+EXIT_CODES_HELP = """exit codes:
+  0  ok (also: the same content was already published under NAME VERSION)
+  1  internal error (catalog or storage failure, a bug)
+  2  usage: bad arguments, invalid name/version, missing or weak key/token, bad configuration
+  3  conflict: NAME VERSION is already published with other content
+  4  upload only: the server is unreachable or failed (5xx)
+
+environment: DISTRIBUTOR_DATA_DIR, DISTRIBUTOR_HOST, DISTRIBUTOR_PORT, DISTRIBUTOR_ADMIN_TOKEN,
+DISTRIBUTOR_DEV_MODE, DISTRIBUTOR_PUBLIC_URL, DISTRIBUTOR_CATALOG_URL, DISTRIBUTOR_MIRROR_URLS,
+DISTRIBUTOR_UPLOAD_MAX_BYTES (flags override them)"""
+
+USAGE_ERRORS = (
+    InvalidName, InvalidDigest, KeyFormatError, SigningKeyMissing, WeakAdminToken,
+    UnsupportedCatalogUrl, ValidationError,
+)
+
+
+def _settings(args: argparse.Namespace) -> DistributorSettings:
+    overrides: dict[str, Any] = {}
+    for flag, field in (("data", "data_dir"), ("host", "host"), ("port", "port"),
+                        ("public_url", "public_url")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[field] = value
+    if getattr(args, "dev", False):
+        overrides["dev_mode"] = True
+    return DistributorSettings(**overrides)
+
+
+def _data_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", type=Path, metavar="DIR",
+        help="data directory (default: $DISTRIBUTOR_DATA_DIR or ./distributor-data)",
+    )
+
+
+def _kind_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kind", choices=["image", "data"], default="image",
+                        help="what is published: a VM image or a data file (default: image)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="distributor", description="The project server: publish and serve signed images.",
+        epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keys = sub.add_parser("keys", help="the signing key pair", epilog=EXIT_CODES_HELP,
+                          formatter_class=formatter)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    for name, text in (("init", "create the key pair unless it exists; print the public key last"),
+                       ("show", "print the public key")):
+        _data_flag(keys_sub.add_parser(name, help=text, description=text))
+
+    publish = sub.add_parser("publish", help="publish a local file into the data directory",
+                             epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    _data_flag(publish)
+    _kind_flag(publish)
+    publish.add_argument("--json", action="store_true", help="print one JSON object")
+    for arg in ("name", "version"):
+        publish.add_argument(arg, metavar=arg.upper())
+    publish.add_argument("file", type=Path, metavar="FILE")
+
+    upload = sub.add_parser("upload", help="publish a local file on a remote server (admin API)",
+                            epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    upload.add_argument("--server", required=True, metavar="URL")
+    upload.add_argument("--token", required=True, help="the server's admin token")
+    _kind_flag(upload)
+    for arg in ("name", "version"):
+        upload.add_argument(arg, metavar=arg.upper())
+    upload.add_argument("file", type=Path, metavar="FILE")
+
+    serve = sub.add_parser("serve", help="run the HTTP API", epilog=EXIT_CODES_HELP,
+                           formatter_class=formatter)
+    _data_flag(serve)
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--public-url", help="base URL hosts use to reach this server")
+    serve.add_argument("--dev", action="store_true",
+                       help="development mode: allow an empty or weak admin token")
+
+    demo = sub.add_parser("demo", help="publish and fetch a sample image end to end, locally")
+    demo.add_argument("--dir", type=Path, default=Path("demo"), help="work directory (./demo)")
+    demo.add_argument("--size-mib", type=int, default=8, help="sample image size (default 8)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.command == "keys":
+        from distributor.commands.keys import keys_init, keys_show
+
+        data_dir = _settings(args).data_dir
+        return keys_init(data_dir, out) if args.keys_command == "init" else keys_show(data_dir, out)
+    if args.command == "publish":
+        from distributor.commands.publish import publish
+
+        if not args.file.is_file():
+            print(f"distributor: {args.file} is not a readable file", file=sys.stderr)
+            return ExitCode.USAGE
+        return publish(_settings(args), args.name, args.version, args.file, args.kind,
+                       as_json=args.json, out=out)
+    if args.command == "upload":
+        from distributor.commands.upload import upload
+
+        if not args.file.is_file():
+            print(f"distributor: {args.file} is not a readable file", file=sys.stderr)
+            return ExitCode.USAGE
+        return upload(args.server, args.token, args.name, args.version, args.file, args.kind, out)
+    if args.command == "serve":
+        from distributor.commands.serve import serve
+
+        return serve(_settings(args))
+    from distributor.commands.demo import demo
+
+    return demo(args.dir, args.size_mib, out)
+
+
+def _upload_exit(exc: UploadFailed) -> ExitCode:
+    if exc.status == 409:
+        return ExitCode.CONFLICT
+    if exc.status is not None and 400 <= exc.status < 500:
+        return ExitCode.USAGE
+    return ExitCode.UNAVAILABLE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_run(args))
+    except VersionConflict as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        return ExitCode.CONFLICT
+    except USAGE_ERRORS as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except UploadFailed as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        return _upload_exit(exc)
+    except DistributorError as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        return ExitCode.INTERNAL
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""The `distributor` subcommands, one module each; `distributor.cli` parses and dispatches."""

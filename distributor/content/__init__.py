@@ -1,0 +1,1 @@
+"""Serving stored content over HTTP: byte ranges, streaming responses, origin accounting."""

@@ -1,0 +1,67 @@
+"""Configuration of the distributor, read from `DISTRIBUTOR_*` environment variables and flags.
+
+Not responsible for reading the environment at import time: nothing here builds a settings object;
+the CLI (`distributor.commands.serve`) builds one and hands it to `create_app`. Library code takes
+the values it needs as arguments and never reads `os.environ`.
+
+Error contract: `check_admin_token` raises `WeakAdminToken`; pydantic raises `ValidationError` for
+malformed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from distributor.errors import WeakAdminToken
+
+MIN_ADMIN_TOKEN_CHARS = 16
+WEAK_ADMIN_TOKENS = frozenset({"changeme", "admin", "token", "secret", "password"})
+DEFAULT_UPLOAD_MAX_BYTES = 64 << 30
+
+
+class DistributorSettings(BaseSettings):
+    """Everything the server process needs to know; sizes are in bytes, as the names say."""
+
+    model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", extra="ignore")
+
+    data_dir: Path = Path("./distributor-data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    admin_token: SecretStr = SecretStr("")
+    dev_mode: bool = False
+    public_url: str | None = None
+    catalog_url: str | None = None
+    mirror_urls: list[str] = Field(default_factory=list)
+    upload_max_bytes: int = Field(default=DEFAULT_UPLOAD_MAX_BYTES, ge=0)
+
+    @property
+    def effective_public_url(self) -> str:
+        """The base URL hosts use to reach this server, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_catalog_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.data_dir / 'catalog.sqlite'}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def blob_root(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def check_admin_token(self) -> None:
+        """Raise `WeakAdminToken` unless the token is strong or `dev_mode` is on."""
+        if self.dev_mode:
+            return
+        token = self.admin_token.get_secret_value()
+        if not token:
+            raise WeakAdminToken("is empty")
+        if token.strip().lower() in WEAK_ADMIN_TOKENS:
+            raise WeakAdminToken("is a well-known default")
+        if len(token) < MIN_ADMIN_TOKEN_CHARS:
+            raise WeakAdminToken(f"is shorter than {MIN_ADMIN_TOKEN_CHARS} characters")

@@ -1,0 +1,1 @@
+"""Content-addressed storage of published content (blobs, later chunks, deltas and torrents)."""
