@@ -1,0 +1,5 @@
+"""Shared pytest plugins: fixtures live in tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.distributor_server",
+]
