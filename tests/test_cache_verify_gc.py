@@ -131,3 +131,12 @@ def test_kill_9_before_promote_leaves_no_image(tmp_path: Path) -> None:
     assert cache.entries() == []
     os.utime(cache.partial_path(digest), (OLD, OLD))
     assert cache.gc().stale_partials == [digest]
+
+
+def test_gc_keeps_a_manifest_whose_download_is_under_way(tmp_path: Path) -> None:
+    cache = HostCache(tmp_path / "cache")
+    data = b"downloading"
+    record(cache, "pending", data)
+    cache.partial_path(hashlib.sha256(data).hexdigest()).write_bytes(b"down")
+    assert cache.gc().orphan_manifests == []
+    assert (cache.root / "manifests" / "pending" / "1.json").exists()

@@ -105,7 +105,10 @@ class GarbageCollector:
 
     def _orphan_manifests(self, report: GcReport) -> None:
         for record in self._manifests.all():
-            orphan = record.digest is None or self._images.stat(record.digest) is None
+            digest = record.digest
+            orphan = digest is None or (
+                self._images.stat(digest) is None and not self._layout.partial(digest).exists()
+            )  # a record written before its download finished is not an orphan yet
             if orphan and self._manifests.remove(record):
                 report.orphan_manifests.append(record.ref)
         for name in list_dir(self._layout.dir(MANIFESTS)):

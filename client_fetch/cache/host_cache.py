@@ -99,7 +99,11 @@ class HostCache:
         ttl_seconds: float | None = None,
         timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
     ) -> Path | None:
-        """`lookup` then `pin` under the digest lock, so eviction cannot slip in between."""
+        """`lookup` then `pin` under the digest lock, so eviction cannot slip in between.
+
+        Not for use inside `single_flight` of the same digest (the lock is not reentrant, even
+        within one process): there, call `lookup` and `pin` directly.
+        """
         with self.single_flight(digest, timeout_seconds):
             path = self._images.lookup(digest, expected_size)
             if path is not None:
