@@ -1,0 +1,5 @@
+import sys
+
+from client_fetch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""`client-fetch`: the command the task wrapper runs. Translates every error into an exit code.
+
+Heavy imports (pydantic, httpx) happen inside the handlers, after the cache-hit fast path had its
+chance, so a hit answers quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from client_fetch.cli_args import build_parser
+from client_fetch.errors import ExitCode, FetchError, UsageError
+from client_fetch.fetch_result import FetchResult
+from image_format.errors import InvalidDigest, InvalidName
+from image_format.names import ImageRef
+
+if TYPE_CHECKING:
+    from client_fetch.settings import ClientSettings
+
+
+def _emit_result(result: FetchResult, args: argparse.Namespace) -> None:
+    if args.out:
+        from client_fetch.placement import place
+
+        place(result.path, Path(args.out), copy=args.copy)
+        result = FetchResult(**{**result.__dict__, "placed_at": Path(args.out)})
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    print(result.placed_at or result.path)
+    if not args.quiet:
+        moved = f"{result.bytes_downloaded} bytes" if result.bytes_downloaded else "nothing"
+        print(
+            f"client-fetch: {result.name}@{result.version} sha256:{result.digest[:12]} "
+            f"({result.size} bytes) via {result.method}, moved {moved} in {result.seconds:.2f}s",
+            file=sys.stderr,
+        )
+
+
+def _settings(args: argparse.Namespace) -> ClientSettings:
+    from pydantic import ValidationError
+
+    from client_fetch.settings import ClientSettings
+
+    overrides: dict[str, Any] = {}
+    for flag, field in (
+        ("server", "servers"),
+        ("key", "key"),
+        ("cache", "cache_dir"),
+        ("progress_file", "progress_file"),
+        ("stall_timeout", "stall_timeout_seconds"),
+        ("quota", "cache_quota_bytes"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[field] = value
+    try:
+        return ClientSettings(**overrides)
+    except ValidationError as exc:
+        raise UsageError(f"bad configuration: {exc}") from exc
+
+
+def _get(args: argparse.Namespace) -> int:
+    ref = ImageRef.parse(args.ref)
+    if ref.version and args.cache and args.key:
+        from client_fetch.fast_path import try_cache_hit
+
+        hit = try_cache_hit(Path(args.cache), ref.name, ref.version, args.key, args.pin)
+        if hit is not None:
+            _emit_result(hit, args)
+            return ExitCode.OK
+    from client_fetch.wiring import fetcher_for
+
+    settings = _settings(args)
+    show_progress = not (args.quiet or args.json)
+    with fetcher_for(settings, args.via, show_progress=show_progress) as fetcher:
+        result = fetcher.get(ref, pin_task=args.pin)
+    _emit_result(result, args)
+    return ExitCode.OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "get":
+        return _get(args)
+    from client_fetch import cli_cache
+    from client_fetch.wiring import open_cache
+
+    cache = open_cache(_settings(args))
+    if args.command == "pin":
+        return cli_cache.pin(cache, args.task, ImageRef.parse(args.ref))
+    if args.command == "unpin":
+        return cli_cache.unpin(cache, args.task, ImageRef.parse(args.ref) if args.ref else None)
+    return cli_cache.run(cache, args.cache_command, as_json=args.json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
+    try:
+        return _dispatch(args)
+    except (FetchError, InvalidName, InvalidDigest) as exc:
+        code = exc.exit_code if isinstance(exc, FetchError) else ExitCode.USAGE
+        if as_json:
+            error = {
+                "error": ExitCode(code).name.lower(),
+                "detail": str(exc),
+                "exit_code": int(code),
+            }
+            print(json.dumps(error, sort_keys=True))
+        print(f"client-fetch: error: {exc}", file=sys.stderr)
+        return int(code)
+    except KeyboardInterrupt:
+        print("client-fetch: interrupted; a rerun resumes the download", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

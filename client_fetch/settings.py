@@ -1,0 +1,57 @@
+"""Settings of the fetcher: flags override `CLIENT_FETCH_*` environment variables override defaults.
+
+Built once, in the CLI (`client_fetch.cli`); library code receives values, never reads the
+environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "client-fetch"
+
+
+class ClientSettings(BaseSettings):
+    """Every knob of `client-fetch`. Env: `CLIENT_FETCH_<FIELD>`; lists may be comma-separated."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIENT_FETCH_", extra="ignore")
+
+    servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="distributor base URLs, tried in order"
+    )
+    key: str | None = Field(None, description="trusted public key(s): 'ed25519:...' or a file")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="host cache root")
+    cache_quota_bytes: int | None = Field(None, ge=0, description="LRU quota; none = unbounded")
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    stall_timeout_seconds: float = Field(
+        30.0, gt=0, description="no bytes for this long fails the server"
+    )
+    retry_rounds: int = Field(3, ge=1, description="passes over the server list")
+    backoff_initial_seconds: float = Field(0.5, ge=0)
+    backoff_max_seconds: float = Field(8.0, ge=0)
+    lock_timeout_seconds: float = Field(
+        6 * 3600.0, gt=0, description="how long to wait for another process's download"
+    )
+    progress_file: Path | None = Field(None, description="fraction done, for the task wrapper")
+    http_read_bytes: int = Field(1 << 20, ge=4096, description="read size of HTTP downloads")
+
+    @field_validator("servers", mode="before")
+    @classmethod
+    def _split_servers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _valid_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"server URL {url!r} must start with http:// or https://")
+        return [url.rstrip("/") for url in value]

@@ -1,0 +1,28 @@
+"""The one verifier: a finished partial file against the signed manifest's size and sha256.
+
+Every source ends here, whatever it was; nothing reaches the cache's `images/` without passing.
+Errors: `SizeMismatch` / `DigestMismatch` from image_format; OSError propagates.
+"""
+
+from __future__ import annotations
+
+from client_fetch.partial_file import PartialFile
+from client_fetch.progress import Progress
+from image_format.digest import hash_file
+from image_format.errors import DigestMismatch, SizeMismatch
+from image_format.manifest import Manifest
+
+
+def verify_partial(manifest: Manifest, partial: PartialFile, progress: Progress | None) -> None:
+    """Raise unless `partial` holds exactly the manifest's bytes."""
+    actual_size = partial.path.stat().st_size
+    if actual_size != manifest.size:
+        raise SizeMismatch(manifest.ref, manifest.size, actual_size)
+    digest = partial.running_digest()
+    if digest is None:
+        on_bytes = progress.advance if progress is not None else None
+        if progress is not None:
+            progress.set_done(0)
+        digest, _ = hash_file(partial.path, on_bytes=on_bytes)
+    if digest != manifest.sha256:
+        raise DigestMismatch(manifest.ref, manifest.sha256, digest)
