@@ -88,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     for name, text in (("init", "create the key pair unless it exists; print the public key last"),
                        ("show", "print the public key")):
-        _data_flag(keys_sub.add_parser(name, help=text, description=text))
+        keys_parser = keys_sub.add_parser(name, help=text, description=text)
+        _data_flag(keys_parser)
+        keys_parser.add_argument("--export", type=Path, metavar="FILE",
+                                 help="also write the public key to FILE")
 
     publish = sub.add_parser("publish", help="publish a local file into the data directory",
                              epilog=EXIT_CODES_HELP, formatter_class=formatter)
@@ -102,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload = sub.add_parser("upload", help="publish a local file on a remote server (admin API)",
                             epilog=EXIT_CODES_HELP, formatter_class=formatter)
     upload.add_argument("--server", required=True, metavar="URL")
-    upload.add_argument("--token", required=True, help="the server's admin token")
+    upload.add_argument("--token", help="the server's admin token "
+                        "(default: $DISTRIBUTOR_ADMIN_TOKEN)")
     _kind_flag(upload)
     for arg in ("name", "version"):
         upload.add_argument(arg, metavar=arg.upper())
@@ -120,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="publish and fetch a sample image end to end, locally")
     demo.add_argument("--dir", type=Path, default=Path("demo"), help="work directory (./demo)")
     demo.add_argument("--size-mib", type=int, default=8, help="sample image size (default 8)")
+
+    sample = sub.add_parser("sample-image", help="write a generated sample image (for trials)")
+    sample.add_argument("--size-mib", type=int, default=8, help="size (default 8)")
+    sample.add_argument("file", type=Path, metavar="FILE")
     return parser
 
 
@@ -129,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
         from distributor.commands.keys import keys_init, keys_show
 
         data_dir = _settings(args).data_dir
-        return keys_init(data_dir, out) if args.keys_command == "init" else keys_show(data_dir, out)
+        run = keys_init if args.keys_command == "init" else keys_show
+        return run(data_dir, out, args.export)
     if args.command == "publish":
         from distributor.commands.publish import publish
 
@@ -144,11 +153,21 @@ def _run(args: argparse.Namespace) -> int:
         if not args.file.is_file():
             print(f"distributor: {args.file} is not a readable file", file=sys.stderr)
             return ExitCode.USAGE
-        return upload(args.server, args.token, args.name, args.version, args.file, args.kind, out)
+        token = args.token or _settings(args).admin_token.get_secret_value()
+        if not token:
+            print("distributor: upload needs --token or DISTRIBUTOR_ADMIN_TOKEN", file=sys.stderr)
+            return ExitCode.USAGE
+        return upload(args.server, token, args.name, args.version, args.file, args.kind, out)
     if args.command == "serve":
         from distributor.commands.serve import serve
 
         return serve(_settings(args))
+    if args.command == "sample-image":
+        from distributor.commands.sample_image import write_sample_image
+
+        write_sample_image(args.file, args.size_mib << 20)
+        print(f"wrote {args.file} ({args.size_mib} MiB)", file=out)
+        return ExitCode.OK
     from distributor.commands.demo import demo
 
     return demo(args.dir, args.size_mib, out)

@@ -1,0 +1,16 @@
+# The distributor and client-fetch in one image (python:3.11-slim, no curl: health checks use python).
+FROM python:3.11-slim
+
+WORKDIR /src
+COPY . /src
+RUN pip install --no-cache-dir ".[server]" \
+    && useradd --create-home --uid 10001 app \
+    && mkdir -p /data /keys /cache \
+    && chown app /data /keys /cache
+
+USER app
+ENV DISTRIBUTOR_DATA_DIR=/data \
+    DISTRIBUTOR_HOST=0.0.0.0 \
+    DISTRIBUTOR_PORT=8080
+EXPOSE 8080
+CMD ["distributor", "serve"]
