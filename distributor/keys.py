@@ -44,6 +44,7 @@ class KeyInit:
 
 
 def load_signing_key(data_dir: Path) -> SigningKey:
+    """The data directory's private key; `SigningKeyMissing` if there is none."""
     paths = KeyPaths(data_dir)
     if not paths.private.exists():
         raise SigningKeyMissing(str(paths.private))

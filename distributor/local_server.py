@@ -9,7 +9,6 @@ context manager always stops the child (SIGTERM, then SIGKILL after `stop_timeou
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -38,6 +37,8 @@ class ServerStartFailed(RuntimeError):
 
 @dataclass
 class LocalServer:
+    """A started child server: its base URL, process, and the file its output goes to."""
+
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -99,7 +100,11 @@ def start_local_server(
     ready_timeout_s: float = 30.0,
     log_path: Path | None = None,
 ) -> Iterator[LocalServer]:
-    """Start `distributor serve` on a free port, wait for /readiness, stop it on exit."""
+    """Start `distributor serve` on a free port, wait for /readiness, stop it on exit.
+
+    `env` is the child's whole environment (None: inherit this process's); this module never
+    reads the environment itself.
+    """
     port = free_port(host)
     url = f"http://{host}:{port}"
     args = [*distributor_command(), "serve", "--data", str(data_dir), "--host", host,
@@ -108,7 +113,7 @@ def start_local_server(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            args, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            args, stdout=log_file, stderr=subprocess.STDOUT, env=None if env is None else dict(env)
         )
     server = LocalServer(url, process, log_path)
     try:

@@ -97,3 +97,25 @@ def test_publisher_streams_blocks_and_detects_conflicts(tmp_path: Path) -> None:
         publisher.publish_stream(iter([b"c"]), "../n", "1")
     assert catalog.latest("n") == result.record
     catalog.close()
+
+
+def test_concurrent_publishers_of_one_version_one_wins_the_other_conflicts(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = SigningKey.generate()
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    catalogs = [open_catalog(url) for _ in range(8)]  # one connection each, like processes
+    publishers = [Publisher(LocalBlobStore(tmp_path / "blobs"), c, key) for c in catalogs]
+
+    def attempt(index: int) -> str:
+        try:
+            publishers[index].publish_stream(iter([bytes([index]) * 1000]), "race", "1")
+        except VersionConflict:
+            return "conflict"
+        return "won"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert outcomes.count("won") == 1 and outcomes.count("conflict") == 7
+    for catalog in catalogs:
+        catalog.close()

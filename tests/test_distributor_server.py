@@ -41,7 +41,8 @@ def test_serve_without_a_key_says_to_run_keys_init(tmp_path: Path) -> None:
 
 def test_dev_mode_starts_with_an_empty_token_but_never_accepts_it(tmp_path: Path) -> None:
     init_keys(tmp_path / "d")
-    with start_local_server(tmp_path / "d", dev=True, env={"DISTRIBUTOR_ADMIN_TOKEN": ""}) as srv:
+    env = {**os.environ, "DISTRIBUTOR_ADMIN_TOKEN": ""}
+    with start_local_server(tmp_path / "d", dev=True, env=env) as srv:
         assert httpx.get(srv.url + "/readiness").status_code == 200
         answer = httpx.put(srv.url + "/v1/images/x/versions/1", content=b"x",
                            headers={"Authorization": "Bearer anything"})

@@ -22,6 +22,11 @@ from image_format.errors import KeyFormatError
 
 @dataclass
 class Services:
+    """What routers share: settings, catalog, blob store, origin counters, the publisher.
+
+    `publisher` is None when no signing key could be loaded (`key_problem` says why).
+    """
+
     settings: DistributorSettings
     catalog: Catalog
     blob_store: LocalBlobStore

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class BlobCounters:
+    """Origin traffic of one blob since the server started."""
+
     requests: int = 0
     bytes_sent: int = 0
     full_transfers: int = 0
