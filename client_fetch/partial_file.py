@@ -11,10 +11,10 @@ Errors: OSError from the file system propagates (the fetcher turns it into `Cach
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from client_fetch.background_hasher import BackgroundHasher
 from image_format.digest import HASH_BLOCK_BYTES
 
 
@@ -24,7 +24,7 @@ class PartialFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
-        self._hasher: hashlib._Hash | None = None
+        self._hasher: BackgroundHasher | None = None
         self.size = 0
 
     def open_for_append(self, expected_total: int) -> int:
@@ -38,20 +38,26 @@ class PartialFile:
         if present > expected_total:
             os.ftruncate(self._fd, 0)
             present = 0
-        self._hasher = hashlib.sha256()
+        hasher = self._reset_hasher()
         offset = 0
         buffer = bytearray(HASH_BLOCK_BYTES)
         while offset < present:
             count = os.preadv(self._fd, [buffer], offset)
             if count <= 0:
                 break
-            self._hasher.update(memoryview(buffer)[:count])
+            hasher.update(bytes(buffer[:count]))
             offset += count
         self.size = offset
         os.lseek(self._fd, offset, os.SEEK_SET)
         return offset
 
-    def append(self, data: bytes | memoryview) -> None:
+    def _reset_hasher(self) -> BackgroundHasher:
+        if self._hasher is not None:
+            self._hasher.close()
+        self._hasher = BackgroundHasher()
+        return self._hasher
+
+    def append(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError(f"{self.path} is not open")
         view = memoryview(data)
@@ -68,11 +74,13 @@ class PartialFile:
             raise ValueError(f"{self.path} is not open")
         os.ftruncate(self._fd, 0)
         os.lseek(self._fd, 0, os.SEEK_SET)
-        self._hasher = hashlib.sha256()
+        self._reset_hasher()
         self.size = 0
 
     def mark_unordered(self) -> None:
         """Bytes were or will be written out of order: the running hash no longer means anything."""
+        if self._hasher is not None:
+            self._hasher.close()
         self._hasher = None
 
     def running_digest(self) -> str | None:
@@ -80,8 +88,11 @@ class PartialFile:
         return None if self._hasher is None else self._hasher.hexdigest()
 
     def close(self) -> None:
+        """Close the file; no fsync: the promoter syncs before the rename, and a partial file
+        damaged by a power cut fails verification and is fetched again."""
+        if self._hasher is not None:
+            self._hasher.close()  # the digest stays readable
         if self._fd is not None:
-            os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
 

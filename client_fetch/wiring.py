@@ -52,12 +52,18 @@ def http_client(settings: ClientSettings) -> httpx.Client:
     )
 
 
-def build_sources(settings: ClientSettings, client: httpx.Client, via: str) -> list[ImageSource]:
+def build_sources(settings: ClientSettings, via: str) -> list[ImageSource]:
     """Sources in the order they are tried. `auto` and `http` are the same until the swarm lands."""
     if via not in ("auto", "http"):
         raise UsageError(f"--via {via} is not available")
     return [
-        HttpSource(url, client, read_bytes=settings.http_read_bytes) for url in settings.servers
+        HttpSource(
+            url,
+            read_bytes=settings.http_read_bytes,
+            connect_timeout_seconds=settings.connect_timeout_seconds,
+            stall_timeout_seconds=settings.stall_timeout_seconds,
+        )
+        for url in settings.servers
     ]
 
 
@@ -82,7 +88,7 @@ def fetcher_for(settings: ClientSettings, via: str, *, show_progress: bool) -> I
             manifests=ManifestClient(
                 client, settings.servers, keys, backoff, settings.retry_rounds
             ),
-            sources=build_sources(settings, client, via),
+            sources=build_sources(settings, via),
             backoff=backoff,
             policy=FetchPolicy(
                 rounds=settings.retry_rounds, lock_timeout_seconds=settings.lock_timeout_seconds

@@ -12,12 +12,11 @@ OSError from the partial file propagates.
 
 from __future__ import annotations
 
-import httpx
-
 from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
+from client_fetch.sources.blob_connection import BlobResponse, BlobTransferError, open_blob
 from image_format.content_paths import blob_path
 from image_format.manifest import Manifest
 
@@ -31,14 +30,22 @@ def _content_range_start(header: str | None) -> int | None:
 
 
 class HttpSource:
-    """Fetches `/v1/blobs/sha256/<digest>` from `server_url` with a shared httpx client."""
+    """Fetches `/v1/blobs/sha256/<digest>` from `server_url`."""
 
     method = "http"
 
-    def __init__(self, server_url: str, client: httpx.Client, *, read_bytes: int) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        read_bytes: int,
+        connect_timeout_seconds: float,
+        stall_timeout_seconds: float,
+    ) -> None:
         self.server_url = server_url.rstrip("/")
-        self._client = client
         self._read_bytes = read_bytes
+        self._connect_timeout = connect_timeout_seconds
+        self._stall_timeout = stall_timeout_seconds
 
     @property
     def name(self) -> str:
@@ -58,56 +65,71 @@ class HttpSource:
         if partial.size >= manifest.size:
             return
         url = self.server_url + blob_path(manifest.sha256)
+        offset = partial.size
         try:
-            self._stream_into(url, manifest, partial, progress, report)
-        except httpx.TimeoutException as exc:
-            raise SourceUnavailable(
-                self.name, f"stalled: no data within the timeout ({type(exc).__name__})"
-            ) from exc
-        except httpx.RemoteProtocolError as exc:
-            raise SourceUnavailable(
-                self.name,
-                f"body ended after {partial.size} of {manifest.size} bytes (connection closed: "
-                f"{exc})",
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise SourceUnavailable(self.name, f"transfer failed: {exc!r}") from exc
+            response = open_blob(
+                url,
+                {"Range": f"bytes={offset}-"} if offset else {},
+                connect_timeout=self._connect_timeout,
+                stall_timeout=self._stall_timeout,
+            )
+        except BlobTransferError as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            self._check_status(response, url, partial, progress)
+            self._copy_body(response, manifest, partial, progress, report)
+        finally:
+            response.close()
         if partial.size < manifest.size:
             raise SourceUnavailable(
                 self.name, f"body ended after {partial.size} of {manifest.size} bytes"
             )
 
-    def _stream_into(
+    def _unavailable(self, exc: BlobTransferError) -> SourceUnavailable:
+        if exc.stalled:
+            return SourceUnavailable(self.name, f"stalled: {exc}")
+        return SourceUnavailable(self.name, f"transfer failed: {exc}")
+
+    def _check_status(
+        self, response: BlobResponse, url: str, partial: PartialFile, progress: Progress
+    ) -> None:
+        status = response.status
+        if status == 404:
+            raise SourceUnavailable(self.name, "404: the server has no such blob", not_found=True)
+        if status == 206:
+            if _content_range_start(response.headers.get("Content-Range")) != partial.size:
+                raise SourceUnavailable(self.name, "206 for another range than requested")
+        elif status == 200:
+            if partial.size:
+                partial.restart()
+                progress.set_done(0)
+        else:
+            raise SourceUnavailable(self.name, f"HTTP {status} for {url}")
+
+    def _copy_body(
         self,
-        url: str,
+        response: BlobResponse,
         manifest: Manifest,
         partial: PartialFile,
         progress: Progress,
         report: FetchReport,
     ) -> None:
-        offset = partial.size
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        with self._client.stream("GET", url, headers=headers) as response:
-            status = response.status_code
-            if status == 404:
+        while partial.size < manifest.size:
+            try:
+                block = response.read(self._read_bytes)
+            except BlobTransferError as exc:
+                if exc.stalled:
+                    raise self._unavailable(exc) from exc
                 raise SourceUnavailable(
-                    self.name, "404: the server has no such blob", not_found=True
-                )
-            if status == 206:
-                if _content_range_start(response.headers.get("content-range")) != offset:
-                    raise SourceUnavailable(self.name, "206 for another range than requested")
-            elif status == 200:
-                if offset:
-                    partial.restart()
-                    progress.set_done(0)
-            else:
-                raise SourceUnavailable(self.name, f"HTTP {status} for {url}")
-            for block in response.iter_raw():
-                remaining = manifest.size - partial.size
-                if len(block) > remaining:
-                    raise SourceUnavailable(
-                        self.name, f"sent more than the manifest's {manifest.size} bytes"
-                    )
-                partial.append(block)
-                report.add(self.server_url, len(block))
-                progress.advance(len(block))
+                    self.name,
+                    f"body ended after {partial.size} of {manifest.size} bytes ({exc})",
+                ) from exc
+            if not block:
+                return
+            partial.append(block)
+            report.add(self.server_url, len(block))
+            progress.advance(len(block))
+        if response.read(1):
+            raise SourceUnavailable(
+                self.name, f"sent more than the manifest's {manifest.size} bytes"
+            )
