@@ -47,15 +47,24 @@ DISTRIBUTOR_DEV_MODE, DISTRIBUTOR_PUBLIC_URL, DISTRIBUTOR_CATALOG_URL, DISTRIBUT
 DISTRIBUTOR_UPLOAD_MAX_BYTES (flags override them)"""
 
 USAGE_ERRORS = (
-    InvalidName, InvalidDigest, KeyFormatError, SigningKeyMissing, WeakAdminToken,
-    UnsupportedCatalogUrl, ValidationError,
+    InvalidName,
+    InvalidDigest,
+    KeyFormatError,
+    SigningKeyMissing,
+    WeakAdminToken,
+    UnsupportedCatalogUrl,
+    ValidationError,
 )
 
 
 def _settings(args: argparse.Namespace) -> DistributorSettings:
     overrides: dict[str, Any] = {}
-    for flag, field in (("data", "data_dir"), ("host", "host"), ("port", "port"),
-                        ("public_url", "public_url")):
+    for flag, field in (
+        ("data", "data_dir"),
+        ("host", "host"),
+        ("port", "port"),
+        ("public_url", "public_url"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
@@ -66,35 +75,52 @@ def _settings(args: argparse.Namespace) -> DistributorSettings:
 
 def _data_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", type=Path, metavar="DIR",
+        "--data",
+        type=Path,
+        metavar="DIR",
         help="data directory (default: $DISTRIBUTOR_DATA_DIR or ./distributor-data)",
     )
 
 
 def _kind_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", choices=["image", "data"], default="image",
-                        help="what is published: a VM image or a data file (default: image)")
+    parser.add_argument(
+        "--kind",
+        choices=["image", "data"],
+        default="image",
+        help="what is published: a VM image or a data file (default: image)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="distributor", description="The project server: publish and serve signed images.",
-        epilog=EXIT_CODES_HELP, formatter_class=formatter)
+        prog="distributor",
+        description="The project server: publish and serve signed images.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    keys = sub.add_parser("keys", help="the signing key pair", epilog=EXIT_CODES_HELP,
-                          formatter_class=formatter)
+    keys = sub.add_parser(
+        "keys", help="the signing key pair", epilog=EXIT_CODES_HELP, formatter_class=formatter
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    for name, text in (("init", "create the key pair unless it exists; print the public key last"),
-                       ("show", "print the public key")):
+    for name, text in (
+        ("init", "create the key pair unless it exists; print the public key last"),
+        ("show", "print the public key"),
+    ):
         keys_parser = keys_sub.add_parser(name, help=text, description=text)
         _data_flag(keys_parser)
-        keys_parser.add_argument("--export", type=Path, metavar="FILE",
-                                 help="also write the public key to FILE")
+        keys_parser.add_argument(
+            "--export", type=Path, metavar="FILE", help="also write the public key to FILE"
+        )
 
-    publish = sub.add_parser("publish", help="publish a local file into the data directory",
-                             epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    publish = sub.add_parser(
+        "publish",
+        help="publish a local file into the data directory",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
     _data_flag(publish)
     _kind_flag(publish)
     publish.add_argument("--json", action="store_true", help="print one JSON object")
@@ -102,24 +128,31 @@ def build_parser() -> argparse.ArgumentParser:
         publish.add_argument(arg, metavar=arg.upper())
     publish.add_argument("file", type=Path, metavar="FILE")
 
-    upload = sub.add_parser("upload", help="publish a local file on a remote server (admin API)",
-                            epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    upload = sub.add_parser(
+        "upload",
+        help="publish a local file on a remote server (admin API)",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
     upload.add_argument("--server", required=True, metavar="URL")
-    upload.add_argument("--token", help="the server's admin token "
-                        "(default: $DISTRIBUTOR_ADMIN_TOKEN)")
+    upload.add_argument(
+        "--token", help="the server's admin token (default: $DISTRIBUTOR_ADMIN_TOKEN)"
+    )
     _kind_flag(upload)
     for arg in ("name", "version"):
         upload.add_argument(arg, metavar=arg.upper())
     upload.add_argument("file", type=Path, metavar="FILE")
 
-    serve = sub.add_parser("serve", help="run the HTTP API", epilog=EXIT_CODES_HELP,
-                           formatter_class=formatter)
+    serve = sub.add_parser(
+        "serve", help="run the HTTP API", epilog=EXIT_CODES_HELP, formatter_class=formatter
+    )
     _data_flag(serve)
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--public-url", help="base URL hosts use to reach this server")
-    serve.add_argument("--dev", action="store_true",
-                       help="development mode: allow an empty or weak admin token")
+    serve.add_argument(
+        "--dev", action="store_true", help="development mode: allow an empty or weak admin token"
+    )
 
     demo = sub.add_parser("demo", help="publish and fetch a sample image end to end, locally")
     demo.add_argument("--dir", type=Path, default=Path("demo"), help="work directory (./demo)")
@@ -145,8 +178,15 @@ def _run(args: argparse.Namespace) -> int:
         if not args.file.is_file():
             print(f"distributor: {args.file} is not a readable file", file=sys.stderr)
             return ExitCode.USAGE
-        return publish(_settings(args), args.name, args.version, args.file, args.kind,
-                       as_json=args.json, out=out)
+        return publish(
+            _settings(args),
+            args.name,
+            args.version,
+            args.file,
+            args.kind,
+            as_json=args.json,
+            out=out,
+        )
     if args.command == "upload":
         from distributor.commands.upload import upload
 

@@ -107,8 +107,18 @@ def start_local_server(
     """
     port = free_port(host)
     url = f"http://{host}:{port}"
-    args = [*distributor_command(), "serve", "--data", str(data_dir), "--host", host,
-            "--port", str(port), *(["--dev"] if dev else []), *extra_args]
+    args = [
+        *distributor_command(),
+        "serve",
+        "--data",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *(["--dev"] if dev else []),
+        *extra_args,
+    ]
     log_path = log_path or data_dir / f"server-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log_file:

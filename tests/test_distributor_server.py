@@ -21,7 +21,10 @@ def _serve(data_dir: Path, token: str, *flags: str) -> subprocess.CompletedProce
     env = {**os.environ, "DISTRIBUTOR_ADMIN_TOKEN": token}
     return subprocess.run(
         [*distributor_command(), "serve", "--data", str(data_dir), "--port", "1", *flags],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -44,8 +47,11 @@ def test_dev_mode_starts_with_an_empty_token_but_never_accepts_it(tmp_path: Path
     env = {**os.environ, "DISTRIBUTOR_ADMIN_TOKEN": ""}
     with start_local_server(tmp_path / "d", dev=True, env=env) as srv:
         assert httpx.get(srv.url + "/readiness").status_code == 200
-        answer = httpx.put(srv.url + "/v1/images/x/versions/1", content=b"x",
-                           headers={"Authorization": "Bearer anything"})
+        answer = httpx.put(
+            srv.url + "/v1/images/x/versions/1",
+            content=b"x",
+            headers={"Authorization": "Bearer anything"},
+        )
         assert answer.status_code == 401
 
 

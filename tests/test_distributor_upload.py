@@ -34,8 +34,9 @@ def _put(
     params: dict[str, str] | None = None,
 ) -> httpx.Response:
     url = dist.url + content_paths.version_path(name, version)
-    return httpx.put(url, content=body, headers=dist.auth if headers is None else headers,
-                     params=params)
+    return httpx.put(
+        url, content=body, headers=dist.auth if headers is None else headers, params=params
+    )
 
 
 def _known(dist: RunningDistributor, name: str) -> bool:
@@ -49,8 +50,12 @@ def _temp_files(dist: RunningDistributor) -> list[Path]:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic abc"},
-     {"Authorization": "Bearer"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer"},
+    ],
 )
 def test_upload_without_the_right_token_is_401_and_records_nothing(
     server: RunningDistributor, headers: dict[str, str]
@@ -84,8 +89,9 @@ def test_upload_with_a_wrong_sha256_is_400_and_leaves_nothing(server: RunningDis
     answer = _put(server, "checked", "1", body, headers=headers)
     assert answer.status_code == 400 and answer.json()["error"] == "digest_mismatch"
     assert not _known(server, "checked")
-    assert not (server.data_dir / "blobs" / content_paths.blob_relpath(
-        hashlib.sha256(body).hexdigest())).exists()
+    assert not (
+        server.data_dir / "blobs" / content_paths.blob_relpath(hashlib.sha256(body).hexdigest())
+    ).exists()
     assert not _temp_files(server)
     headers["X-Content-Sha256"] = hashlib.sha256(body).hexdigest()
     assert _put(server, "checked", "1", body, headers=headers).status_code == 201
@@ -109,8 +115,9 @@ def test_upload_beyond_the_limit_is_413(server: RunningDistributor) -> None:
 def test_upload_invalid_names_are_400(server: RunningDistributor) -> None:
     answer = httpx.put(server.url + "/v1/images/.x/versions/1", content=b"x", headers=server.auth)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_name"
-    answer = httpx.put(server.url + "/v1/images/x/versions/1?kind=vm", content=b"x",
-                       headers=server.auth)
+    answer = httpx.put(
+        server.url + "/v1/images/x/versions/1?kind=vm", content=b"x", headers=server.auth
+    )
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
 
 

@@ -12,9 +12,7 @@ _NAME, _VERSION, _DIGEST = "SAMPLENAME", "SAMPLEVERSION", "0" * 64
 
 
 def _template(path: str) -> str:
-    return (
-        path.replace(_NAME, "{name}").replace(_VERSION, "{version}").replace(_DIGEST, "{digest}")
-    )
+    return path.replace(_NAME, "{name}").replace(_VERSION, "{version}").replace(_DIGEST, "{digest}")
 
 
 IMAGES = content_paths.images_path()

@@ -23,7 +23,5 @@ def open_catalog(url: str) -> Catalog:
         return SqliteCatalog(Path(path))
     scheme = url.split(":", 1)[0] if ":" in url else url
     if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
-        raise UnsupportedCatalogUrl(
-            url, f"{scheme}:// is not supported yet; use sqlite:///PATH"
-        )
+        raise UnsupportedCatalogUrl(url, f"{scheme}:// is not supported yet; use sqlite:///PATH")
     raise UnsupportedCatalogUrl(url, f"unknown catalog scheme {scheme!r}; use sqlite:///PATH")

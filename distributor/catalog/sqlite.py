@@ -49,7 +49,9 @@ class SqliteCatalog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
                 isolation_level=None,
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -97,8 +99,15 @@ class SqliteCatalog:
                 cursor = db.execute(
                     f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (name, version) DO NOTHING",
-                    (record.name, record.version, record.kind, record.sha256, record.size,
-                     record.created, record.envelope),
+                    (
+                        record.name,
+                        record.version,
+                        record.kind,
+                        record.sha256,
+                        record.size,
+                        record.created,
+                        record.envelope,
+                    ),
                 )
                 created = cursor.rowcount == 1
         except sqlite3.Error as exc:
@@ -145,6 +154,11 @@ class SqliteCatalog:
 def _record(row: tuple[Any, ...]) -> VersionRecord:
     name, version, kind, sha256, size, created, envelope = row
     return VersionRecord(
-        name=name, version=version, kind=cast(ContentKind, kind), sha256=sha256, size=int(size),
-        created=created, envelope=bytes(envelope),
+        name=name,
+        version=version,
+        kind=cast(ContentKind, kind),
+        sha256=sha256,
+        size=int(size),
+        created=created,
+        envelope=bytes(envelope),
     )

@@ -37,8 +37,18 @@ def client_fetch_command() -> list[str]:
 
 
 def _fetch(url: str, public_key: str, cache: Path, out: TextIO) -> dict[str, Any] | None:
-    args = [*client_fetch_command(), "get", f"{SAMPLE_NAME}@{SAMPLE_VERSION}", "--server", url,
-            "--key", public_key, "--cache", str(cache), "--json"]
+    args = [
+        *client_fetch_command(),
+        "get",
+        f"{SAMPLE_NAME}@{SAMPLE_VERSION}",
+        "--server",
+        url,
+        "--key",
+        public_key,
+        "--cache",
+        str(cache),
+        "--json",
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
     if done.returncode != 0:
         print(f"client-fetch failed (exit {done.returncode}):\n{done.stderr.strip()}", file=out)
@@ -78,8 +88,11 @@ def demo(directory: Path, size_mib: int, out: TextIO) -> int:
                 record = publisher.publish_file(sample, SAMPLE_NAME, SAMPLE_VERSION).record
             finally:
                 catalog.close()
-            print(f"published: {record.name}@{record.version} sha256:{record.sha256} "
-                  f"({record.size} bytes)", file=out)
+            print(
+                f"published: {record.name}@{record.version} sha256:{record.sha256} "
+                f"({record.size} bytes)",
+                file=out,
+            )
             first = _fetch(server.url, public_key, cache_dir, out)
             if first is None:
                 return 1

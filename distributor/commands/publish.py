@@ -41,13 +41,20 @@ def publish(
     record = result.record
     if as_json:
         summary = {
-            "name": record.name, "version": record.version, "kind": record.kind,
-            "sha256": record.sha256, "size": record.size, "created": record.created,
+            "name": record.name,
+            "version": record.version,
+            "kind": record.kind,
+            "sha256": record.sha256,
+            "size": record.size,
+            "created": record.created,
             "new": result.created,
         }
         print(json.dumps(summary), file=out)
     else:
         state = "published" if result.created else "already published (same content)"
-        print(f"{state}: {record.name}@{record.version} {record.kind} sha256:{record.sha256} "
-              f"{record.size} bytes", file=out)
+        print(
+            f"{state}: {record.name}@{record.version} {record.kind} sha256:{record.sha256} "
+            f"{record.size} bytes",
+            file=out,
+        )
     return 0

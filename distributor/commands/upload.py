@@ -50,7 +50,10 @@ def upload(
     }
     try:
         answer = httpx.put(
-            url, params={"kind": kind}, content=_blocks(file), headers=headers,
+            url,
+            params={"kind": kind},
+            content=_blocks(file),
+            headers=headers,
             timeout=httpx.Timeout(60.0, connect=10.0),
         )
     except httpx.HTTPError as exc:

@@ -92,8 +92,9 @@ class FileSliceResponse(Response):
         self.stats = stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code,
-                    "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
         if scope["method"] == "HEAD" or self.span.length == 0:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
