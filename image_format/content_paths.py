@@ -51,3 +51,38 @@ def blob_relpath(digest: str) -> PurePosixPath:
     """Where a blob lives below a content store root: `sha256/ab/abcdef...`."""
     validate_digest(digest)
     return PurePosixPath("sha256", digest[:2], digest)
+
+
+def torrent_path(digest: str) -> str:
+    """GET: a torrent file by the sha256 of its bytes (immutable)."""
+    return f"{API_PREFIX}/torrents/sha256/{validate_digest(digest)}"
+
+
+def torrent_relpath(digest: str) -> PurePosixPath:
+    """Where a torrent file lives below the torrent store root."""
+    return blob_relpath(digest)
+
+
+def announce_path() -> str:
+    """GET: the BitTorrent tracker's announce (BEP 3/23/7). Scrape is the BEP 48 sibling."""
+    return f"{API_PREFIX}/tracker/announce"
+
+
+def scrape_path() -> str:
+    """GET: the tracker's scrape (BEP 48): the announce path with "announce" → "scrape"."""
+    return f"{API_PREFIX}/tracker/scrape"
+
+
+def swarm_health_path() -> str:
+    """GET: swarm health as JSON, per image version."""
+    return f"{API_PREFIX}/swarm/health"
+
+
+def seeder_report_path(seeder_id: str) -> str:
+    """POST (seeder token): a seeder's per-torrent statistics."""
+    return f"{API_PREFIX}/swarm/seeders/{validate_name(seeder_id)}/report"
+
+
+def fetch_report_path() -> str:
+    """POST: a host's outcome of one fetch (method, bytes by source kind, hash failures)."""
+    return f"{API_PREFIX}/swarm/fetch-reports"
