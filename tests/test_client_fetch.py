@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.fixtures.distributor_server import RunningDistributor, publish
 
 from tests.fakes.fault_proxy import Faults, fault_proxy
+from tests.fixtures.distributor_server import RunningDistributor, publish
 from tests.support import cache_state, make_image, run_client
 
 SIZE = 3 * 1024 * 1024 + 12345
@@ -303,3 +303,18 @@ def test_unreachable_server_exits_unavailable(tmp_path):
     )
     assert run.returncode == 5
     assert "every source failed" in run.stderr
+
+
+def test_task_data_files_and_empty_files_fetch_like_images(distributor, tmp_path):
+    inputs = tmp_path / "inputs.tar"
+    inputs.write_bytes(b"task input " * 1000)
+    publish(distributor, "inputs", "7", inputs, kind="data")
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    publish(distributor, "empty", "1", empty, kind="data")
+    cache = tmp_path / "cache"
+    for ref, source in (("inputs@7", inputs), ("empty@1", empty)):
+        run = _get(distributor, cache, ref=ref)
+        assert run.returncode == 0, run.stderr
+        assert Path(run.json()["path"]).read_bytes() == source.read_bytes()
+        assert run.json()["size"] == source.stat().st_size
