@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.fixtures.distributor_server import RunningDistributor, publish
 
 from tests.fakes.fault_proxy import Faults, fault_proxy
+from tests.fixtures.distributor_server import RunningDistributor, publish
 from tests.support import cache_state, make_image, run_client, start_client
 
 SIZE = 8 * 1024 * 1024
