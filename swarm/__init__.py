@@ -1,4 +1,6 @@
-"""The only package that imports libtorrent (session wrapper, torrent making, status records).
+"""The only package that imports libtorrent: torrent making, a session wrapper, status records.
 
-Empty until the swarm issue: the first whole path moves images over plain HTTP only.
+Importing `swarm`, `swarm.config` or `swarm.errors` does not load libtorrent; `swarm.session`,
+`swarm.download` and `swarm.torrent_maker` do. The distributor imports the torrent maker lazily,
+only when it publishes.
 """

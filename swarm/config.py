@@ -1,0 +1,44 @@
+"""How a swarm session behaves: listen address, limits, the few tuned knobs.
+
+A plain frozen dataclass, not pydantic-settings: each deployable (seeder, fetcher, benchmarks) maps
+its own settings onto it. Importing this module does not load libtorrent. DHT, local service
+discovery, UPnP and NAT-PMP are always off (private torrents, explicit peers and our tracker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SettingValue = int | bool | str
+
+
+@dataclass(frozen=True)
+class SwarmConfig:
+    """One libtorrent session's configuration; sizes in bytes, times in seconds.
+
+    Not responsible for validating addresses (libtorrent reports a bad `listen_interfaces` as a
+    listen failure, which `SwarmSession` raises as `SwarmError`).
+    """
+
+    listen_interfaces: str
+    """libtorrent's form: "127.0.0.2:0", "0.0.0.0:6881", "[::]:6881", comma-separated."""
+    upload_rate_limit_bytes_per_second: int = 0
+    """0: unlimited."""
+    download_rate_limit_bytes_per_second: int = 0
+    connections_limit: int = 200
+    allow_multiple_connections_per_ip: bool = False
+    """Needed when several peers share one address (tests, NAT)."""
+    enable_utp: bool = False
+    """TCP only by default: uTP measured 35 % slower here."""
+    outgoing_interface: str | None = None
+    """Bind outgoing connections to this interface or address (libtorrent's outgoing_interfaces)."""
+    max_queued_disk_bytes: int = 16 << 20
+    """Bound on bytes waiting to be written (memory held by the disk backend)."""
+    disk_threads: int = 4
+    hashing_threads: int = 2
+    web_seed_retry_seconds: int = 10
+    """How long a failed web seed rests before libtorrent tries it again."""
+    unchoke_slots_limit: int = 8
+    user_agent: str = "volunteer-image-distribution/0.1"
+    extra_settings: tuple[tuple[str, SettingValue], ...] = ()
+    """Any other libtorrent setting by name (benchmarks tune with this); applied last."""

@@ -1,0 +1,125 @@
+"""`download_file`: run one torrent download to completion, with resume data and stall detection."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from swarm.errors import SwarmError, SwarmFailed, SwarmStalled, SwarmStopped
+from swarm.session import SwarmSession
+from swarm.status import TorrentStatus
+from swarm.torrent import SwarmTorrent
+
+POLL_SECONDS = 0.2
+RESUME_SAVE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    """What one completed download moved, by kind of source."""
+
+    bytes_from_peers: int
+    bytes_from_web_seeds: int
+    hash_failures: int
+    seconds: float
+    total_bytes: int
+
+
+def download_file(
+    session: SwarmSession,
+    torrent: bytes,
+    target_file: Path,
+    *,
+    stall_timeout_seconds: float,
+    on_progress: Callable[[int, int], None] | None = None,
+    resume_file: Path | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_added: Callable[[SwarmTorrent], None] | None = None,
+) -> DownloadReport:
+    """Download the torrent's file into `target_file` and return when every piece verified.
+
+    Piece hashes are checked by libtorrent; the whole-file sha256 is the caller's job. Resume data
+    goes to `resume_file` every few seconds and at the end, so a killed process continues.
+    `on_added` sees the torrent once added (to connect peers directly). The torrent is removed from
+    the session on return. Raises `SwarmStalled` when bytes done did not grow for
+    `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped` when
+    `should_stop()` turns True, `TorrentInvalid` for bad torrent bytes.
+    """
+    started = time.monotonic()
+    resume_data = _read_resume(resume_file)
+    handle = session.add_download(torrent, target_file, resume_data=resume_data)
+    try:
+        if on_added is not None:
+            on_added(handle)
+        status = _run(handle, stall_timeout_seconds, on_progress, resume_file, should_stop)
+    finally:
+        if resume_file is not None:
+            _save_resume(handle, resume_file)
+        session.remove(handle)
+    return DownloadReport(
+        bytes_from_peers=status.bytes_from_peers,
+        bytes_from_web_seeds=status.bytes_from_web_seeds,
+        hash_failures=status.hash_failures,
+        seconds=time.monotonic() - started,
+        total_bytes=status.total_wanted,
+    )
+
+
+def _run(
+    handle: SwarmTorrent,
+    stall_timeout_seconds: float,
+    on_progress: Callable[[int, int], None] | None,
+    resume_file: Path | None,
+    should_stop: Callable[[], bool] | None,
+) -> TorrentStatus:
+    last_done = -1
+    last_growth = time.monotonic()
+    last_resume = time.monotonic()
+    while True:
+        status = handle.status()
+        if status.error:
+            raise SwarmFailed(handle.key, status.error)
+        now = time.monotonic()
+        if status.total_done != last_done or status.state.startswith("checking"):
+            last_done, last_growth = status.total_done, now
+            if on_progress is not None:
+                on_progress(status.total_done, status.total_wanted)
+        if status.total_wanted and status.total_done >= status.total_wanted:
+            # Let the last blocks' alerts arrive so the ledger counts every byte.
+            time.sleep(POLL_SECONDS)
+            return handle.status()
+        if should_stop is not None and should_stop():
+            raise SwarmStopped(f"torrent {handle.key}: stopped at {status.total_done} bytes")
+        if now - last_growth > stall_timeout_seconds:
+            raise SwarmStalled(now - last_growth, status.total_done, status.total_wanted)
+        if resume_file is not None and now - last_resume >= RESUME_SAVE_SECONDS:
+            _save_resume(handle, resume_file)
+            last_resume = now
+        time.sleep(POLL_SECONDS)
+
+
+def _read_resume(resume_file: Path | None) -> bytes | None:
+    if resume_file is None:
+        return None
+    try:
+        return resume_file.read_bytes()
+    except OSError:
+        return None
+
+
+def _save_resume(handle: SwarmTorrent, resume_file: Path) -> None:
+    """Write resume data atomically; a failure to save is not a failure to download."""
+    try:
+        data = handle.save_resume_data()
+    except SwarmError:
+        return
+    if not data:
+        return
+    temp = resume_file.with_name(resume_file.name + ".tmp")
+    with contextlib.suppress(OSError):
+        temp.write_bytes(data)
+        os.replace(temp, resume_file)

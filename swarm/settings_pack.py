@@ -1,0 +1,66 @@
+"""`SwarmConfig` → libtorrent session parameters (settings pack and disk backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libtorrent as lt
+
+from swarm.config import SettingValue, SwarmConfig
+
+# pread/pwrite: memory stays bounded on volunteer desktops (mmap grows the page cache we are
+# charged for). The binding takes the constructor by name and ignores names it does not know.
+DISK_IO_CONSTRUCTOR = "pread_disk_io_constructor"
+
+ALERT_MASK = (
+    lt.alert_category.error
+    | lt.alert_category.status
+    | lt.alert_category.storage
+    | lt.alert_category.peer
+    | lt.alert_category.block_progress
+)
+
+ALERT_QUEUE_SIZE = 100_000
+
+
+def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
+    settings: dict[str, SettingValue] = {
+        "listen_interfaces": config.listen_interfaces,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_outgoing_utp": config.enable_utp,
+        "enable_incoming_utp": config.enable_utp,
+        "enable_outgoing_tcp": True,
+        "enable_incoming_tcp": True,
+        "upload_rate_limit": config.upload_rate_limit_bytes_per_second,
+        "download_rate_limit": config.download_rate_limit_bytes_per_second,
+        "connections_limit": config.connections_limit,
+        "allow_multiple_connections_per_ip": config.allow_multiple_connections_per_ip,
+        "max_queued_disk_bytes": config.max_queued_disk_bytes,
+        "aio_threads": config.disk_threads,
+        "hashing_threads": config.hashing_threads,
+        "urlseed_wait_retry": config.web_seed_retry_seconds,
+        "unchoke_slots_limit": config.unchoke_slots_limit,
+        "user_agent": config.user_agent,
+        "alert_mask": ALERT_MASK,
+        "alert_queue_size": ALERT_QUEUE_SIZE,
+        # Every torrent we add is active: we add only what we mean to move.
+        "active_downloads": -1,
+        "active_seeds": -1,
+        "active_limit": -1,
+        "stop_tracker_timeout": 2,
+        "close_redundant_connections": True,
+    }
+    if config.outgoing_interface:
+        settings["outgoing_interfaces"] = config.outgoing_interface
+    settings.update(dict(config.extra_settings))
+    return settings
+
+
+def session_params_for(config: SwarmConfig) -> Any:
+    params: Any = lt.session_params()
+    params.settings = settings_for(config)
+    params.disk_io_constructor = DISK_IO_CONSTRUCTOR
+    return params

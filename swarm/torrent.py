@@ -1,0 +1,152 @@
+"""One torrent in a `SwarmSession`: status, peers, resume data, what its alerts told us."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import libtorrent as lt
+
+from swarm.errors import SwarmError, SwarmFailed
+from swarm.status import TorrentStatus, TransferLedger
+from swarm.torrent_file import ParsedTorrent
+
+if TYPE_CHECKING:
+    from swarm.session import SwarmSession
+
+BLOCK_BYTES = 16 << 10
+RESUME_DATA_TIMEOUT_SECONDS = 10.0
+
+
+class SwarmTorrent:
+    """A handle on one torrent of a session, made by `SwarmSession.add_download`/`add_seed`.
+
+    Not responsible for reading the session's alerts (the session routes each torrent's alerts
+    to `_on_alert`) nor for deciding when a download is done (`swarm.download`). Error contract:
+    `status()` never raises for torrent errors (it reports them in `error`); `raise_if_failed()`
+    raises `SwarmFailed`; `save_resume_data()` returns None when libtorrent has nothing to save
+    and raises `SwarmError` on a timeout.
+    """
+
+    def __init__(
+        self, session: SwarmSession, handle: Any, torrent: ParsedTorrent, data_file: Path
+    ) -> None:
+        self._session = session
+        self._handle = handle
+        self.torrent = torrent
+        self.data_file = data_file
+        self._ledger = TransferLedger(session.resolve_web_seeds(torrent.web_seeds))
+        self._hash_failures = 0
+        self._error: str | None = None
+        self._resume_lock = threading.Condition()
+        self._resume_result: bytes | None = None
+        self._resume_done = False
+
+    @property
+    def key(self) -> str:
+        return self.torrent.key
+
+    @property
+    def info_hash_v1(self) -> str | None:
+        return self.torrent.info_hash_v1
+
+    @property
+    def info_hash_v2(self) -> str | None:
+        return self.torrent.info_hash_v2
+
+    # ---- alerts (called by the session, under its lock) -------------------------------------
+
+    def _on_alert(self, alert: Any) -> None:
+        if isinstance(alert, lt.block_finished_alert):
+            self._ledger.add_block(_endpoint(alert.endpoint), self._block_size(alert))
+        elif isinstance(alert, lt.hash_failed_alert):
+            self._hash_failures += 1
+        elif isinstance(alert, lt.file_error_alert):
+            self._error = f"file error on {alert.filename()}: {alert.error.message()}"
+        elif isinstance(alert, lt.torrent_error_alert):
+            self._error = alert.error.message() or alert.message()
+        elif isinstance(alert, lt.save_resume_data_alert):
+            self._finish_resume(bytes(lt.write_resume_data_buf(alert.params)))
+        elif isinstance(alert, lt.save_resume_data_failed_alert):
+            self._finish_resume(None)
+
+    def _block_size(self, alert: Any) -> int:
+        piece_size = int(self.torrent.info.piece_size(alert.piece_index))
+        offset = int(alert.block_index) * BLOCK_BYTES
+        return max(0, min(BLOCK_BYTES, piece_size - offset))
+
+    def _finish_resume(self, data: bytes | None) -> None:
+        with self._resume_lock:
+            self._resume_result = data
+            self._resume_done = True
+            self._resume_lock.notify_all()
+
+    # ---- queries and commands ----------------------------------------------------------------
+
+    def status(self) -> TorrentStatus:
+        self._session.pump()
+        st = self._handle.status()
+        for peer in self._handle.get_peer_info():
+            if peer.connection_type & (lt.peer_info.web_seed | lt.peer_info.http_seed):
+                self._ledger.learn_web_seed(_endpoint(peer.ip))
+        from_peers, from_web_seeds = self._ledger.split(int(st.total_payload_download))
+        error = self._error or (st.errc.message() if st.errc.value() else None)
+        return TorrentStatus(
+            info_hash_v1=self.info_hash_v1,
+            info_hash_v2=self.info_hash_v2,
+            state=str(st.state),
+            progress=float(st.progress),
+            total_wanted=int(st.total_wanted),
+            total_done=int(st.total_wanted_done),
+            bytes_from_peers=from_peers,
+            bytes_from_web_seeds=from_web_seeds,
+            uploaded_bytes=int(st.total_payload_upload),
+            num_peers=int(st.num_peers),
+            num_seeds=int(st.num_seeds),
+            download_rate=int(st.download_payload_rate),
+            upload_rate=int(st.upload_payload_rate),
+            hash_failures=self._hash_failures,
+            is_seeding=bool(st.is_seeding),
+            error=error,
+        )
+
+    def raise_if_failed(self) -> None:
+        status = self.status()
+        if status.error:
+            raise SwarmFailed(self.key, status.error)
+
+    def connect_peer(self, ip: str, port: int) -> None:
+        """Connect to a peer directly (no tracker needed)."""
+        self._handle.connect_peer((ip, port))
+
+    def force_reannounce(self) -> None:
+        self._handle.force_reannounce()
+
+    def save_resume_data(
+        self, timeout_seconds: float = RESUME_DATA_TIMEOUT_SECONDS
+    ) -> bytes | None:
+        """Ask libtorrent for resume data and wait for it (bounded); None if it had none."""
+        with self._resume_lock:
+            self._resume_done = False
+            self._resume_result = None
+        self._handle.save_resume_data(lt.save_resume_flags_t.flush_disk_cache)
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            with self._resume_lock:
+                if self._resume_done:
+                    return self._resume_result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SwarmError(f"torrent {self.key}: no resume data within {timeout_seconds} s")
+            self._session.pump(wait_seconds=min(0.1, remaining))
+
+    @property
+    def handle(self) -> Any:
+        """libtorrent's torrent_handle, for code inside `swarm` only."""
+        return self._handle
+
+
+def _endpoint(value: Any) -> tuple[str, int]:
+    return (str(value[0]), int(value[1]))
