@@ -14,14 +14,15 @@ Error contract: both functions raise `BencodeError` (a `ValueError`), which carr
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
 from image_format.errors import ImageFormatError
 
 BencodeValue: TypeAlias = "int | bytes | list[BencodeValue] | dict[bytes, BencodeValue]"
+# Covariant containers, so a `dict[str, int]` is accepted; at run time lists, tuples and dicts.
 Encodable: TypeAlias = (
-    "int | bytes | str | list[Encodable] | tuple[Encodable, ...] | dict[bytes, Encodable]"
-    " | dict[str, Encodable]"
+    "int | bytes | str | Sequence[Encodable] | Mapping[bytes, Encodable] | Mapping[str, Encodable]"
 )
 
 DEFAULT_MAX_DEPTH = 64

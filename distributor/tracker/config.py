@@ -1,0 +1,34 @@
+"""The tracker's tunables, as plain values (the server builds them from `DistributorSettings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Intervals the tracker tells clients, expiry, and bounds on what one request gets.
+
+    `numwant` above `numwant_max` is clamped (not refused); absent, it is `numwant_default`.
+    The `ip` parameter is honoured only from a client in `ip_override_networks` (a trusted proxy
+    or loopback test harness); anyone else is seen at the address it connects from.
+    """
+
+    interval_seconds: int = 60
+    min_interval_seconds: int = 30
+    peer_grace_seconds: float = 30.0
+    numwant_default: int = 50
+    numwant_max: int = 200
+    max_peers_per_swarm: int = 100_000
+    scrape_max_swarms: int = 1000
+    ip_override_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    catalog_refresh_min_seconds: float = 1.0
+
+    @property
+    def peer_ttl_seconds(self) -> float:
+        """A peer that missed two announces (plus grace) is gone."""
+        return 2 * self.interval_seconds + self.peer_grace_seconds
+
+    @property
+    def effective_min_interval_seconds(self) -> int:
+        return min(self.min_interval_seconds, self.interval_seconds)

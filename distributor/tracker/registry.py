@@ -1,0 +1,188 @@
+"""The swarms' peers and counters, in memory in the server process.
+
+A restart forgets every peer; they come back within one announce interval. Counters (completed,
+uploaded/downloaded totals) count from the server's start. Peers are keyed by `peer_id` within a
+swarm; a peer that misses announces for `peer_ttl_seconds` is dropped (checked lazily on each
+announce to its swarm and on every `stats` read). Uploaded/downloaded totals add each peer's
+*increase* since its previous announce, so re-announces never double count; a counter that went
+down (the client restarted) counts from zero again. A peer dropped by expiry and coming back is
+a new peer (its counters count again; state it rather than keep ghosts).
+
+Not responsible for which hashes exist (`torrent_index`), for parsing, or for what a hand-out
+prefers: callers pass `rank`. Thread-safe (one lock). Error contract: `TrackerFailure(SWARM_FULL)`
+when a new peer would exceed `max_peers_per_swarm`; nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from distributor.tracker import errors
+from distributor.tracker.errors import TrackerFailure
+from distributor.tracker.query import Event
+
+
+@dataclass(frozen=True)
+class PeerAddress:
+    """What a hand-out tells a client about another peer."""
+
+    peer_id: bytes
+    ip: str
+    port: int
+
+
+@dataclass
+class Peer:
+    """One peer's latest announce."""
+
+    address: PeerAddress
+    left: int
+    uploaded: int
+    downloaded: int
+    last_seen: float
+    completed_counted: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.left == 0
+
+
+@dataclass(frozen=True)
+class SwarmStats:
+    """One swarm's numbers: peers now, and totals since the server started."""
+
+    seeders: int = 0
+    leechers: int = 0
+    completed: int = 0
+    uploaded_bytes: int = 0
+    downloaded_bytes: int = 0
+
+
+@dataclass
+class _Swarm:
+    peers: dict[bytes, Peer] = field(default_factory=dict)
+    completed: int = 0
+    uploaded: int = 0
+    downloaded: int = 0
+
+    def stats(self) -> SwarmStats:
+        seeders = sum(1 for peer in self.peers.values() if peer.complete)
+        return SwarmStats(
+            seeders, len(self.peers) - seeders, self.completed, self.uploaded, self.downloaded
+        )
+
+
+# rank(candidate) -> a preference class (lower first) or None to leave the candidate out.
+Rank = Callable[[Peer], int | None]
+
+
+@dataclass(frozen=True)
+class Announced:
+    """The tracker's answer material: the swarm's numbers after the announce, and peers."""
+
+    stats: SwarmStats
+    peers: list[PeerAddress]
+
+
+def _increase(new: int, old: int) -> int:
+    return new - old if new >= old else new
+
+
+class SwarmRegistry:
+    """Peers and counters per swarm (keyed by the swarm's primary 20-byte hash)."""
+
+    def __init__(
+        self,
+        *,
+        peer_ttl_seconds: float,
+        max_peers_per_swarm: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._ttl = peer_ttl_seconds
+        self._max_peers = max_peers_per_swarm
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._swarms: dict[bytes, _Swarm] = {}
+
+    def _expire(self, swarm: _Swarm, now: float) -> None:
+        stale = [pid for pid, peer in swarm.peers.items() if now - peer.last_seen > self._ttl]
+        for peer_id in stale:
+            del swarm.peers[peer_id]
+
+    def announce(
+        self,
+        swarm_key: bytes,
+        address: PeerAddress,
+        *,
+        left: int,
+        uploaded: int,
+        downloaded: int,
+        event: Event,
+        numwant: int,
+        rank: Rank,
+    ) -> Announced:
+        with self._lock:
+            now = self._clock()
+            swarm = self._swarms.setdefault(swarm_key, _Swarm())
+            self._expire(swarm, now)
+            peer = swarm.peers.get(address.peer_id)
+            if peer is None:
+                if event != "stopped" and len(swarm.peers) >= self._max_peers:
+                    raise TrackerFailure(errors.SWARM_FULL)
+                peer = Peer(address, left, 0, 0, now)
+            swarm.uploaded += _increase(uploaded, peer.uploaded)
+            swarm.downloaded += _increase(downloaded, peer.downloaded)
+            peer.address, peer.left, peer.last_seen = address, left, now
+            peer.uploaded, peer.downloaded = uploaded, downloaded
+            if event == "completed" and not peer.completed_counted:
+                swarm.completed += 1
+                peer.completed_counted = True
+            if event == "stopped":
+                swarm.peers.pop(address.peer_id, None)
+                return Announced(swarm.stats(), [])
+            swarm.peers[address.peer_id] = peer
+            chosen = self._choose(swarm, peer, numwant, rank)
+            return Announced(swarm.stats(), chosen)
+
+    def _choose(self, swarm: _Swarm, asking: Peer, numwant: int, rank: Rank) -> list[PeerAddress]:
+        """Up to `numwant` other peers, best rank first, in random order among equals."""
+        classes: dict[int, list[PeerAddress]] = {}
+        me = asking.address
+        for peer in swarm.peers.values():
+            other = peer.address
+            if other.peer_id == me.peer_id or (other.ip, other.port) == (me.ip, me.port):
+                continue
+            preference = rank(peer)
+            if preference is not None:
+                classes.setdefault(preference, []).append(other)
+        chosen: list[PeerAddress] = []
+        for preference in sorted(classes):
+            wanted = numwant - len(chosen)
+            if wanted <= 0:
+                break
+            group = classes[preference]
+            chosen.extend(self._rng.sample(group, min(wanted, len(group))))
+        return chosen
+
+    def stats(self, swarm_key: bytes) -> SwarmStats:
+        with self._lock:
+            swarm = self._swarms.get(swarm_key)
+            if swarm is None:
+                return SwarmStats()
+            self._expire(swarm, self._clock())
+            return swarm.stats()
+
+    def peers(self, swarm_key: bytes) -> list[Peer]:
+        """Copies of the swarm's live peers (for health pages and tests)."""
+        with self._lock:
+            swarm = self._swarms.get(swarm_key)
+            if swarm is None:
+                return []
+            self._expire(swarm, self._clock())
+            return [Peer(**vars(peer)) for peer in swarm.peers.values()]

@@ -1,0 +1,170 @@
+"""Which info-hashes the tracker serves: the torrents named by the catalog's signed manifests.
+
+A manifest's `torrent` carries `info_hash_v1` (SHA-1, 20 bytes) and/or `info_hash_v2` (SHA-256,
+32 bytes). Trackers see a v2 hash truncated to its first 20 bytes (BEP 52). Every hash of one
+torrent leads to ONE swarm (a hybrid torrent's peers announce either hash); two versions with the
+same torrent share it. A swarm is keyed by its primary hash: the v1 hash when there is one, else
+the truncated v2 hash.
+
+`TorrentIndex` is a fixed snapshot (what tests feed the tracker); `CatalogTorrentIndex` keeps one
+in step with the catalog, re-reading it on a miss at most once per `refresh_min_seconds`. Not
+responsible for signatures (the catalog holds only what this server signed) nor for peers.
+Error contract: `CatalogError` from the catalog passes through; a manifest that cannot be read is
+logged and left out, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from distributor.catalog import Catalog
+from distributor.catalog.base import VersionRecord
+from image_format.manifest import TorrentRef
+
+log = logging.getLogger(__name__)
+TRACKER_HASH_BYTES = 20
+VersionKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class TorrentEntry:
+    """One swarm: its primary hash, every 20-byte hash that reaches it, the versions it serves."""
+
+    swarm: bytes
+    hashes: tuple[bytes, ...]
+    versions: tuple[VersionKey, ...]
+
+
+class KnownTorrents(Protocol):
+    """What the tracker asks about info-hashes."""
+
+    def lookup(self, info_hash: bytes) -> TorrentEntry | None: ...
+
+    def entries(self) -> list[TorrentEntry]: ...
+
+    def for_version(self, name: str, version: str) -> TorrentEntry | None: ...
+
+
+def tracker_hashes(ref: TorrentRef) -> list[bytes]:
+    """The 20-byte hashes clients announce for `ref`: v1 as is, v2 truncated (BEP 52)."""
+    hashes = []
+    if ref.info_hash_v1:
+        hashes.append(bytes.fromhex(ref.info_hash_v1))
+    if ref.info_hash_v2:
+        hashes.append(bytes.fromhex(ref.info_hash_v2)[:TRACKER_HASH_BYTES])
+    return [h for h in hashes if len(h) == TRACKER_HASH_BYTES]
+
+
+class TorrentIndex:
+    """A fixed set of swarms built from (name, version, torrent) triples; hybrids merged."""
+
+    def __init__(self, refs: Iterable[tuple[str, str, TorrentRef]] = ()) -> None:
+        groups: list[tuple[list[bytes], list[VersionKey]]] = []
+        v1_hashes: set[bytes] = set()
+        for name, version, ref in refs:
+            hashes = tracker_hashes(ref)
+            if not hashes:
+                continue
+            if ref.info_hash_v1:
+                v1_hashes.add(hashes[0])
+            joined = [g for g in groups if set(g[0]) & set(hashes)]
+            merged: tuple[list[bytes], list[VersionKey]] = ([], [])
+            for group in joined:
+                groups.remove(group)
+                merged = (merged[0] + group[0], merged[1] + group[1])
+            groups.append((merged[0] + hashes, [*merged[1], (name, version)]))
+        self._by_hash: dict[bytes, TorrentEntry] = {}
+        self._by_version: dict[VersionKey, TorrentEntry] = {}
+        for hashes, versions in groups:
+            unique = tuple(dict.fromkeys(hashes))
+            primary = next((h for h in unique if h in v1_hashes), unique[0])
+            entry = TorrentEntry(primary, unique, tuple(dict.fromkeys(versions)))
+            self._by_hash.update(dict.fromkeys(unique, entry))
+            self._by_version.update(dict.fromkeys(entry.versions, entry))
+
+    def lookup(self, info_hash: bytes) -> TorrentEntry | None:
+        return self._by_hash.get(info_hash)
+
+    def entries(self) -> list[TorrentEntry]:
+        return list({entry.swarm: entry for entry in self._by_hash.values()}.values())
+
+    def for_version(self, name: str, version: str) -> TorrentEntry | None:
+        return self._by_version.get((name, version))
+
+
+def torrent_ref_of(record: VersionRecord) -> TorrentRef | None:
+    """The `torrent` of a catalog record's signed manifest, or None (absent or unreadable)."""
+    try:
+        document = json.loads(record.envelope)
+        torrent = document["signed"].get("torrent")
+        return None if torrent is None else TorrentRef.model_validate(torrent)
+    except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+        log.warning("tracker: no torrent read from %s@%s: %s", record.name, record.version, exc)
+        return None
+
+
+class CatalogTorrentIndex:
+    """`KnownTorrents` over the catalog, refreshed on a miss (rate-limited). Thread-safe."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        refresh_min_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._catalog = catalog
+        self._refresh_min_seconds = refresh_min_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._refs: dict[VersionKey, tuple[bytes, TorrentRef | None]] = {}
+        self._index = TorrentIndex()
+        self._refreshed_at: float | None = None
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Re-read the catalog unless that was done less than `refresh_min_seconds` ago."""
+        with self._lock:
+            now = self._clock()
+            last = self._refreshed_at
+            if not force and last is not None and now - last < self._refresh_min_seconds:
+                return
+            self._refreshed_at = now
+            refs: dict[VersionKey, tuple[bytes, TorrentRef | None]] = {}
+            for records in self._catalog.list_images().values():
+                for record in records:
+                    key = (record.name, record.version)
+                    known = self._refs.get(key)
+                    if known is not None and known[0] == record.envelope:
+                        refs[key] = known
+                    else:
+                        refs[key] = (record.envelope, torrent_ref_of(record))
+            self._refs = refs
+            self._index = TorrentIndex(
+                (name, version, ref) for (name, version), (_, ref) in refs.items() if ref
+            )
+
+    def lookup(self, info_hash: bytes) -> TorrentEntry | None:
+        entry = self._index.lookup(info_hash)
+        if entry is None:
+            self.refresh()
+            entry = self._index.lookup(info_hash)
+        return entry
+
+    def entries(self) -> list[TorrentEntry]:
+        self.refresh()
+        return self._index.entries()
+
+    def for_version(self, name: str, version: str) -> TorrentEntry | None:
+        entry = self._index.for_version(name, version)
+        if entry is None:
+            self.refresh()
+            entry = self._index.for_version(name, version)
+        return entry

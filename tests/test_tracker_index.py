@@ -1,0 +1,100 @@
+"""Which hashes the tracker knows: read from the catalog's signed manifests, refreshed on a miss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distributor.catalog.base import VersionRecord
+from distributor.catalog.sqlite import SqliteCatalog
+from distributor.tracker.torrent_index import CatalogTorrentIndex, TorrentIndex
+from image_format.manifest import Manifest, TorrentRef
+from image_format.signing import SigningKey, sign_manifest
+
+KEY = SigningKey.generate()
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(version: str, torrent: TorrentRef | None, name: str = "img") -> VersionRecord:
+    digest = (version.encode().hex() * 64)[:64]
+    manifest = Manifest(
+        name=name,
+        version=version,
+        size=1,
+        sha256=digest,
+        created="2026-01-01T00:00:00Z",
+        torrent=torrent,
+    )
+    return VersionRecord(
+        name, version, "image", digest, 1, manifest.created, sign_manifest(manifest, KEY)
+    )
+
+
+def ref(v1: str | None, v2: str | None = None) -> TorrentRef:
+    return TorrentRef(sha256="c" * 64, size=100, info_hash_v1=v1, info_hash_v2=v2)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> SqliteCatalog:
+    return SqliteCatalog(tmp_path / "catalog.sqlite")
+
+
+def test_hashes_from_catalog_records(catalog: SqliteCatalog) -> None:
+    catalog.add_version(record("1", ref("aa" * 20, "bb" * 32)))
+    catalog.add_version(record("2", None))
+    catalog.add_version(record("3", ref(None, "cc" * 32)))
+    index = CatalogTorrentIndex(catalog)
+    hybrid = index.lookup(bytes.fromhex("aa" * 20))
+    assert hybrid is not None
+    assert hybrid == index.lookup(bytes.fromhex("bb" * 20))
+    assert hybrid.swarm == bytes.fromhex("aa" * 20)
+    assert hybrid.versions == (("img", "1"),)
+    v2_only = index.for_version("img", "3")
+    assert v2_only is not None and v2_only.swarm == bytes.fromhex("cc" * 20)
+    assert index.for_version("img", "2") is None
+    assert len(index.entries()) == 2
+
+
+def test_a_new_version_is_found_on_a_miss_at_most_once_per_interval(
+    catalog: SqliteCatalog,
+) -> None:
+    clock = Clock()
+    index = CatalogTorrentIndex(catalog, refresh_min_seconds=1.0, clock=clock)
+    assert index.lookup(b"\xdd" * 20) is None  # first read of the catalog
+    catalog.add_version(record("4", ref("dd" * 20)))
+    assert index.lookup(b"\xdd" * 20) is None  # refreshed just now: not again yet
+    clock.now += 1.0
+    entry = index.lookup(b"\xdd" * 20)
+    assert entry is not None and entry.versions == (("img", "4"),)
+
+
+def test_an_unreadable_manifest_is_left_out(catalog: SqliteCatalog) -> None:
+    catalog.add_version(VersionRecord("bad", "1", "image", "e" * 64, 1, "x", b"not json"))
+    catalog.add_version(record("5", ref("ee" * 20)))
+    index = CatalogTorrentIndex(catalog)
+    assert [entry.versions for entry in index.entries()] == [(("img", "5"),)]
+
+
+def test_versions_sharing_a_torrent_share_a_swarm() -> None:
+    index = TorrentIndex(
+        [
+            ("a", "1", ref("01" * 20)),
+            ("b", "1", ref(None, "02" * 32)),
+            ("c", "1", ref("01" * 20, "02" * 32)),  # joins both into one swarm
+        ]
+    )
+    (entry,) = index.entries()
+    assert entry.versions == (("a", "1"), ("b", "1"), ("c", "1"))
+    assert entry.swarm == bytes.fromhex("01" * 20)
+    late_v1 = TorrentIndex(
+        [("b", "1", ref(None, "02" * 32)), ("c", "1", ref("01" * 20, "02" * 32))]
+    )
+    assert late_v1.entries()[0].swarm == bytes.fromhex("01" * 20)  # the v1 hash keys the swarm
+    assert set(entry.hashes) == {bytes.fromhex("01" * 20), bytes.fromhex("02" * 20)}

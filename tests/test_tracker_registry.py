@@ -1,0 +1,140 @@
+"""The swarm registry: counts, deltas, completion, expiry on an injected clock, hand-out order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from distributor.tracker.errors import TrackerFailure
+from distributor.tracker.query import Event
+from distributor.tracker.registry import Announced, Peer, PeerAddress, SwarmRegistry
+
+SWARM = b"S" * 20
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def peer(n: int, ip: str = "10.0.0.1") -> PeerAddress:
+    return PeerAddress(b"peer-%015d" % n, ip, 6000 + n)
+
+
+def everyone(_: Peer) -> int:
+    return 0
+
+
+def announce(
+    registry: SwarmRegistry,
+    address: PeerAddress,
+    *,
+    left: int = 10,
+    uploaded: int = 0,
+    downloaded: int = 0,
+    event: Event = "",
+    numwant: int = 50,
+) -> Announced:
+    return registry.announce(
+        SWARM,
+        address,
+        left=left,
+        uploaded=uploaded,
+        downloaded=downloaded,
+        event=event,
+        numwant=numwant,
+        rank=everyone,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def registry(clock: Clock) -> SwarmRegistry:
+    return SwarmRegistry(peer_ttl_seconds=30, clock=clock, rng=random.Random(1))
+
+
+def test_seeders_leechers_and_completed(registry: SwarmRegistry) -> None:
+    announce(registry, peer(1), left=0, event="started")
+    announce(registry, peer(2), event="started")
+    announce(registry, peer(3), event="started")
+    done = announce(registry, peer(2), left=0, event="completed")
+    assert (done.stats.seeders, done.stats.leechers, done.stats.completed) == (2, 1, 1)
+    again = announce(registry, peer(2), left=0, event="completed")  # a resent event counts once
+    assert again.stats.completed == 1
+
+
+def test_totals_add_increases_only(registry: SwarmRegistry) -> None:
+    announce(registry, peer(1), uploaded=100, downloaded=10)
+    announce(registry, peer(1), uploaded=150, downloaded=10)
+    announce(registry, peer(1), uploaded=150, downloaded=10)
+    announce(registry, peer(2), uploaded=0, downloaded=500)
+    announce(registry, peer(1), uploaded=20, downloaded=0)  # restarted client: counts from zero
+    stats = registry.stats(SWARM)
+    assert (stats.uploaded_bytes, stats.downloaded_bytes) == (170, 510)
+
+
+def test_stopped_removes_the_peer_and_counts_its_last_delta(registry: SwarmRegistry) -> None:
+    announce(registry, peer(1), uploaded=5)
+    stopped = announce(registry, peer(1), uploaded=9, event="stopped")
+    assert stopped.peers == []
+    assert (stopped.stats.leechers, stopped.stats.uploaded_bytes) == (0, 9)
+
+
+def test_peers_expire_after_the_ttl(registry: SwarmRegistry, clock: Clock) -> None:
+    announce(registry, peer(1))
+    clock.now += 20
+    announce(registry, peer(2))
+    clock.now += 15  # peer 1 silent for 35 s > 30 s; peer 2 for 15 s
+    assert registry.stats(SWARM).leechers == 1
+    assert [p.address for p in registry.peers(SWARM)] == [peer(2)]
+    clock.now += 31
+    assert registry.stats(SWARM).leechers == 0
+
+
+def test_hand_out_never_includes_the_asker_and_is_bounded(registry: SwarmRegistry) -> None:
+    for n in range(10):
+        announce(registry, peer(n))
+    answer = announce(registry, peer(0), numwant=4)
+    assert len(answer.peers) == 4
+    assert peer(0) not in answer.peers
+    everyone_else = announce(registry, peer(0), numwant=100).peers
+    assert sorted(p.port for p in everyone_else) == [6000 + n for n in range(1, 10)]
+    same_endpoint = PeerAddress(b"x" * 20, peer(3).ip, peer(3).port)
+    assert peer(3) not in announce(registry, same_endpoint).peers
+
+
+def test_hand_out_takes_better_ranks_first_random_among_equals(registry: SwarmRegistry) -> None:
+    for n in range(1, 11):
+        announce(registry, peer(n), left=0 if n <= 3 else 10)
+    seen: set[PeerAddress] = set()
+    for _ in range(30):
+        answer = registry.announce(
+            SWARM,
+            peer(99),
+            left=10,
+            uploaded=0,
+            downloaded=0,
+            event="",
+            numwant=5,
+            rank=lambda p: 0 if p.complete else 1,
+        )
+        assert set(answer.peers[:3]) == {peer(1), peer(2), peer(3)}
+        seen.update(answer.peers[3:])
+    assert len(seen) > 2  # the two leecher slots are not always the same peers
+
+
+def test_a_full_swarm_refuses_new_peers(clock: Clock) -> None:
+    registry = SwarmRegistry(peer_ttl_seconds=30, max_peers_per_swarm=2, clock=clock)
+    announce(registry, peer(1))
+    announce(registry, peer(2))
+    announce(registry, peer(1))  # known peers still re-announce
+    with pytest.raises(TrackerFailure, match="swarm is full"):
+        announce(registry, peer(3))
