@@ -36,6 +36,17 @@ class DistributorSettings(BaseSettings):
     catalog_url: str | None = None
     mirror_urls: list[str] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=DEFAULT_UPLOAD_MAX_BYTES, ge=0)
+    # Tracker (see distributor.tracker.config) and swarm health.
+    tracker_interval_seconds: int = Field(default=60, ge=1)
+    tracker_min_interval_seconds: int = Field(default=30, ge=1)
+    tracker_peer_grace_seconds: float = Field(default=30.0, ge=0)
+    tracker_numwant_default: int = Field(default=50, ge=0)
+    tracker_numwant_max: int = Field(default=200, ge=1)
+    tracker_max_peers_per_swarm: int = Field(default=100_000, ge=1)
+    tracker_ip_override_networks: list[str] = Field(default=["127.0.0.0/8", "::1/128"])
+    tracker_catalog_refresh_min_seconds: float = Field(default=1.0, ge=0)
+    seeder_report_stale_seconds: float = Field(default=60.0, gt=0)
+    fetch_report_max_bytes: int = Field(default=16_384, ge=256)
 
     @property
     def effective_public_url(self) -> str:
