@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures.distributor_server",
+    "tests.netns.fixtures",
 ]
