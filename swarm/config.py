@@ -28,6 +28,8 @@ class SwarmConfig:
     connections_limit: int = 200
     allow_multiple_connections_per_ip: bool = False
     """Needed when several peers share one address (tests, NAT)."""
+    rate_limit_local_peers: bool = False
+    """Apply the rate limits to peers on local networks too (libtorrent exempts them by default)."""
     enable_utp: bool = False
     """TCP only by default: uTP measured 35 % slower here."""
     outgoing_interface: str | None = None

@@ -39,11 +39,12 @@ def download_file(
     resume_file: Path | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_added: Callable[[SwarmTorrent], None] | None = None,
+    resume_save_seconds: float = RESUME_SAVE_SECONDS,
 ) -> DownloadReport:
     """Download the torrent's file into `target_file` and return when every piece verified.
 
     Piece hashes are checked by libtorrent; the whole-file sha256 is the caller's job. Resume data
-    goes to `resume_file` every few seconds and at the end, so a killed process continues.
+    goes to `resume_file` every `resume_save_seconds` and at the end, so a killed process continues.
     `on_added` sees the torrent once added (to connect peers directly). The torrent is removed from
     the session on return. Raises `SwarmStalled` when bytes done did not grow for
     `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped` when
@@ -55,7 +56,14 @@ def download_file(
     try:
         if on_added is not None:
             on_added(handle)
-        status = _run(handle, stall_timeout_seconds, on_progress, resume_file, should_stop)
+        status = _run(
+            handle,
+            stall_timeout_seconds,
+            on_progress,
+            resume_file,
+            resume_save_seconds,
+            should_stop,
+        )
     finally:
         if resume_file is not None:
             _save_resume(handle, resume_file)
@@ -74,6 +82,7 @@ def _run(
     stall_timeout_seconds: float,
     on_progress: Callable[[int, int], None] | None,
     resume_file: Path | None,
+    resume_save_seconds: float,
     should_stop: Callable[[], bool] | None,
 ) -> TorrentStatus:
     last_done = -1
@@ -96,7 +105,7 @@ def _run(
             raise SwarmStopped(f"torrent {handle.key}: stopped at {status.total_done} bytes")
         if now - last_growth > stall_timeout_seconds:
             raise SwarmStalled(now - last_growth, status.total_done, status.total_wanted)
-        if resume_file is not None and now - last_resume >= RESUME_SAVE_SECONDS:
+        if resume_file is not None and now - last_resume >= resume_save_seconds:
             _save_resume(handle, resume_file)
             last_resume = now
         time.sleep(POLL_SECONDS)

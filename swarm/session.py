@@ -11,7 +11,7 @@ import libtorrent as lt
 
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, TorrentInvalid
-from swarm.settings_pack import session_params_for
+from swarm.settings_pack import everyone_global_filter, session_params_for
 from swarm.status import Endpoint, web_seed_endpoints
 from swarm.torrent import SwarmTorrent
 from swarm.torrent_file import parse_torrent
@@ -38,6 +38,8 @@ class SwarmSession:
         self._listening = False
         self._web_seed_cache: dict[tuple[str, ...], set[Endpoint]] = {}
         self._session: Any = lt.session(session_params_for(config))
+        if config.rate_limit_local_peers:
+            self._session.set_peer_class_filter(everyone_global_filter(self._session))
         self._wait_for_listen()
 
     # ---- adding and removing torrents --------------------------------------------------------

@@ -64,3 +64,12 @@ def session_params_for(config: SwarmConfig) -> Any:
     params.settings = settings_for(config)
     params.disk_io_constructor = DISK_IO_CONSTRUCTOR
     return params
+
+
+def everyone_global_filter(session: Any) -> Any:
+    """A peer-class filter putting every address in the global class (so limits apply to all)."""
+    rules: Any = lt.ip_filter()
+    everyone = 1 << int(session.global_peer_class_id)
+    rules.add_rule("0.0.0.0", "255.255.255.255", everyone)
+    rules.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", everyone)
+    return rules

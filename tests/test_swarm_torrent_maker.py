@@ -1,0 +1,88 @@
+"""Torrent making: the piece-size rule, hybrid and v1 formats, determinism, web seeds, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swarm.errors import TorrentInvalid, TorrentMakingFailed
+from swarm.torrent_file import parse_torrent
+from swarm.torrent_maker import make_torrent, piece_length_for
+from tests.support import make_image
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (0, 256 * KiB),
+        (1, 256 * KiB),
+        (8 * MiB, 256 * KiB),
+        (512 * MiB, 512 * KiB),
+        (1 * GiB, 1 * MiB),
+        (5 * GiB, 4 * MiB),
+        (10 * GiB, 8 * MiB),
+        (32 * GiB, 16 * MiB),
+        (1 << 40, 16 * MiB),
+    ],
+)
+def test_piece_length_rule(size: int, expected: int) -> None:
+    assert piece_length_for(size) == expected
+
+
+@pytest.mark.parametrize("size", [600 * MiB, 1 * GiB, 3 * GiB + 5, 10 * GiB, 30 * GiB])
+def test_images_from_half_a_gib_to_32_gib_have_1000_to_2000_pieces(size: int) -> None:
+    length = piece_length_for(size)
+    assert length & (length - 1) == 0
+    assert 1000 <= -(-size // length) <= 2000
+
+
+def test_hybrid_torrent_has_both_hashes_private_web_seeds_and_is_deterministic(
+    tmp_path: Path,
+) -> None:
+    image = tmp_path / "blob"
+    make_image(image, 3 * MiB + 123)
+    seeds = ["http://a.example/v1/blobs/sha256/x", "http://b.example/v1/blobs/sha256/x"]
+    made = make_torrent(
+        image, name="debian@1.img", announce_url="http://t.example/announce", web_seeds=seeds
+    )
+    again = make_torrent(
+        image, name="debian@1.img", announce_url="http://t.example/announce", web_seeds=seeds
+    )
+    assert made.data == again.data and made.sha256 == again.sha256
+    assert made.info_hash_v1 and len(made.info_hash_v1) == 40
+    assert made.info_hash_v2 and len(made.info_hash_v2) == 64
+    parsed = parse_torrent(made.data)
+    assert parsed.name == "debian@1.img"
+    assert parsed.total_size == 3 * MiB + 123
+    assert parsed.web_seeds == tuple(seeds)
+    assert parsed.info.priv()
+    assert made.piece_length == 256 * KiB
+
+
+def test_v1_torrent_has_only_the_v1_hash(tmp_path: Path) -> None:
+    image = tmp_path / "blob"
+    make_image(image, 1 * MiB)
+    made = make_torrent(image, name="x.img", announce_url=None, torrent_format="v1")
+    assert made.info_hash_v1 and made.info_hash_v2 is None
+    assert b"piece layers" not in made.data
+
+
+def test_progress_is_reported_and_errors_are_ours(tmp_path: Path) -> None:
+    image = tmp_path / "blob"
+    make_image(image, 2 * MiB)
+    seen: list[tuple[int, int]] = []
+    make_torrent(
+        image, name="x.img", announce_url=None, on_progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen and seen[-1] == (8, 8)
+    with pytest.raises(TorrentMakingFailed):
+        make_torrent(tmp_path / "missing", name="x.img", announce_url=None)
+    with pytest.raises(ValueError):
+        make_torrent(image, name="a/b", announce_url=None)
+    with pytest.raises(ValueError):
+        make_torrent(image, name="x.img", announce_url=None, piece_length=300 * KiB)
+    with pytest.raises(TorrentInvalid):
+        parse_torrent(b"not a torrent")
