@@ -13,7 +13,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from distributor.api.errors import install_error_handlers
-from distributor.api.routes import blobs, fallback, health, images, manifests, stats, upload
+from distributor.api.routes import (
+    blobs,
+    fallback,
+    health,
+    images,
+    manifests,
+    stats,
+    swarm_health,
+    tracker,
+    upload,
+)
 from distributor.api.services import Services, build_services
 from distributor.settings import DistributorSettings
 
@@ -39,5 +49,7 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     app.include_router(upload.router)
     app.include_router(blobs.router)
     app.include_router(stats.router)
+    app.include_router(tracker.router)
+    app.include_router(swarm_health.router)
     app.include_router(fallback.router)
     return app

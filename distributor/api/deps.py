@@ -18,6 +18,7 @@ from distributor.api.services import Services
 from distributor.catalog import Catalog
 from distributor.content.origin_stats import OriginStats
 from distributor.errors import NotAuthorized, PublishingDisabled
+from distributor.health.state import SwarmState
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
@@ -48,6 +49,10 @@ def get_origin_stats(services: ServicesDep) -> OriginStats:
     return services.origin_stats
 
 
+def get_swarm(services: ServicesDep) -> SwarmState:
+    return services.swarm
+
+
 def get_publisher(services: ServicesDep) -> Publisher:
     if services.publisher is None:
         raise PublishingDisabled(f"publishing is disabled: {services.key_problem}")
@@ -59,6 +64,7 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 BlobStoreDep = Annotated[LocalBlobStore, Depends(get_blob_store)]
 OriginStatsDep = Annotated[OriginStats, Depends(get_origin_stats)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+SwarmDep = Annotated[SwarmState, Depends(get_swarm)]
 
 
 def valid_name(name: Annotated[str, Path(description="image name")]) -> str:

@@ -8,11 +8,12 @@ still serve content while `/readiness` reports 503 and publishing answers 503.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from distributor.catalog import Catalog, open_catalog
 from distributor.content.origin_stats import OriginStats
 from distributor.errors import DistributorError
+from distributor.health.state import SwarmState, build_swarm_state
 from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
@@ -22,7 +23,8 @@ from image_format.errors import KeyFormatError
 
 @dataclass
 class Services:
-    """What routers share: settings, catalog, blob store, origin counters, the publisher.
+    """What routers share: settings, catalog, blob store, origin counters, the publisher, and
+    the swarm side (tracker, seeder and fetch reports; built from the settings and catalog).
 
     `publisher` is None when no signing key could be loaded (`key_problem` says why).
     """
@@ -33,6 +35,10 @@ class Services:
     origin_stats: OriginStats
     publisher: Publisher | None
     key_problem: str | None = None
+    swarm: SwarmState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.swarm = build_swarm_state(self.settings, self.catalog)
 
     def close(self) -> None:
         self.catalog.close()

@@ -118,7 +118,10 @@ class Tracker:
         return entry
 
     def _peer_ip(self, request: AnnounceRequest, remote_ip: str) -> str:
-        remote = normalize_ip(remote_ip)
+        try:
+            remote = normalize_ip(remote_ip)
+        except ValueError:
+            raise TrackerFailure(errors.BAD_IP) from None
         if request.ip is None:
             return remote
         trusted = any(ipaddress.ip_address(remote) in net for net in self._override_networks)

@@ -1,0 +1,123 @@
+"""Joining the catalog, the tracker, the origin counters and the reports into `SwarmHealth`.
+
+Per version: the tracker's swarm (shared by every version of one torrent), the origin's bytes for
+the version's image blob, hosts' fetch reports, and each seeder's numbers for that version.
+`bytes_from_peers` is what hosts reported receiving from peers; `hash_failures` adds seeders' and
+hosts' reports. Not responsible for rendering. Error contract: `CatalogError` passes through.
+"""
+
+from __future__ import annotations
+
+from distributor.catalog import Catalog
+from distributor.catalog.base import VersionRecord
+from distributor.content.origin_stats import OriginStats
+from distributor.health.fetch_reports import FetchTotals
+from distributor.health.models import (
+    FetchOutcomes,
+    SeederHealth,
+    SeederTorrentHealth,
+    SwarmHealth,
+    TrackerCounts,
+    VersionHealth,
+)
+from distributor.health.seeders import SeenSeeder
+from distributor.health.state import SwarmState
+from distributor.tracker.torrent_index import torrent_ref_of
+from image_format.manifest import utc_timestamp
+
+
+def _outcomes(totals: FetchTotals) -> FetchOutcomes:
+    by_method: dict[str, dict[str, int]] = {}
+    for (method, outcome), count in sorted(totals.outcomes.items()):
+        by_method.setdefault(method, {"ok": 0, "failed": 0})[outcome] = count
+    return FetchOutcomes(
+        reports=totals.reports,
+        ok=totals.count(outcome="ok"),
+        failed=totals.count(outcome="failed"),
+        by_method=by_method,
+        bytes_from_peers=totals.bytes_from_peers,
+        bytes_from_origin=totals.bytes_from_origin,
+        bytes_from_mirrors=totals.bytes_from_mirrors,
+        hash_failures=totals.hash_failures,
+        seconds_total=totals.seconds_total,
+    )
+
+
+def _seeder_rows(record: VersionRecord, seeders: list[SeenSeeder]) -> list[SeederTorrentHealth]:
+    rows = []
+    for seen in seeders:
+        for torrent in seen.report.torrents:
+            if (torrent.name, torrent.version) == (record.name, record.version):
+                rows.append(
+                    SeederTorrentHealth(
+                        seeder_id=seen.report.seeder_id,
+                        stale=seen.stale,
+                        state=torrent.state,
+                        uploaded_bytes=torrent.uploaded_bytes,
+                        num_peers=torrent.num_peers,
+                        hash_failures=torrent.hash_failures,
+                    )
+                )
+    return rows
+
+
+def _version(
+    record: VersionRecord, swarm: SwarmState, origin: OriginStats, seeders: list[SeenSeeder]
+) -> VersionHealth:
+    entry = swarm.tracker.torrents.for_version(record.name, record.version)
+    counts = TrackerCounts()
+    if entry is not None:
+        stats = swarm.tracker.stats(entry)
+        counts = TrackerCounts(**vars(stats))
+    ref = torrent_ref_of(record)
+    blob = origin.get(record.sha256)
+    fetches = _outcomes(swarm.fetch_reports.totals(record.name, record.version))
+    seeder_rows = _seeder_rows(record, seeders)
+    return VersionHealth(
+        name=record.name,
+        version=record.version,
+        sha256=record.sha256,
+        size=record.size,
+        info_hash_v1=ref.info_hash_v1 if ref else None,
+        info_hash_v2=ref.info_hash_v2 if ref else None,
+        tracker=counts,
+        origin_bytes_sent=blob.bytes_sent,
+        origin_requests=blob.requests,
+        origin_full_transfers=blob.full_transfers,
+        bytes_from_peers=fetches.bytes_from_peers,
+        hash_failures=fetches.hash_failures + sum(row.hash_failures for row in seeder_rows),
+        seeders=seeder_rows,
+        fetches=fetches,
+    )
+
+
+def swarm_health(
+    catalog: Catalog, swarm: SwarmState, origin: OriginStats, *, now: float | None = None
+) -> SwarmHealth:
+    seeders = swarm.seeders.seeders()
+    versions = [
+        _version(record, swarm, origin, seeders)
+        for records in catalog.list_images().values()
+        for record in records
+    ]
+    clock_now = swarm.seeders.clock() if now is None else now
+    return SwarmHealth(
+        generated=utc_timestamp(),
+        tracker_interval_seconds=swarm.tracker.config.interval_seconds,
+        seeder_stale_after_seconds=swarm.seeders.stale_after_seconds,
+        versions=versions,
+        seeders=[
+            SeederHealth(
+                seeder_id=seen.report.seeder_id,
+                listen_address=seen.report.listen_address,
+                endpoint=f"{seen.endpoint[0]}:{seen.endpoint[1]}"
+                if ":" not in seen.endpoint[0]
+                else f"[{seen.endpoint[0]}]:{seen.endpoint[1]}",
+                stale=seen.stale,
+                last_report=seen.received_utc,
+                seconds_since_report=round(max(0.0, clock_now - seen.received_at), 3),
+                torrents=len(seen.report.torrents),
+            )
+            for seen in seeders
+        ],
+    )
