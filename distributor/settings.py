@@ -11,6 +11,7 @@ malformed values.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,10 @@ class DistributorSettings(BaseSettings):
     tracker_catalog_refresh_min_seconds: float = Field(default=1.0, ge=0)
     seeder_report_stale_seconds: float = Field(default=60.0, gt=0)
     fetch_report_max_bytes: int = Field(default=16_384, ge=256)
+    # Torrents made at publish (see distributor.torrents).
+    torrent_enabled: bool = True
+    torrent_format: Literal["hybrid", "v1"] = "hybrid"
+    torrent_private: bool = True
 
     @property
     def effective_public_url(self) -> str:
