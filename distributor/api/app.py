@@ -21,6 +21,7 @@ from distributor.api.routes import (
     manifests,
     stats,
     swarm_health,
+    torrents,
     tracker,
     upload,
 )
@@ -48,6 +49,7 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     app.include_router(manifests.router)
     app.include_router(upload.router)
     app.include_router(blobs.router)
+    app.include_router(torrents.router)
     app.include_router(stats.router)
     app.include_router(tracker.router)
     app.include_router(swarm_health.router)

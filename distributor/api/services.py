@@ -18,6 +18,7 @@ from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
+from distributor.torrents.publish_step import publish_steps
 from image_format.errors import KeyFormatError
 
 
@@ -50,7 +51,9 @@ def build_services(settings: DistributorSettings) -> Services:
     publisher: Publisher | None = None
     key_problem: str | None = None
     try:
-        publisher = Publisher(blob_store, catalog, load_signing_key(settings.data_dir))
+        publisher = Publisher(
+            blob_store, catalog, load_signing_key(settings.data_dir), publish_steps(settings)
+        )
     except (DistributorError, KeyFormatError) as exc:
         key_problem = str(exc)
     return Services(settings, catalog, blob_store, OriginStats(), publisher, key_problem)

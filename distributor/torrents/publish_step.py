@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from distributor.errors import DistributorError, StorageError
+from distributor.errors import PublishingDisabled, StorageError
 from distributor.publishing import PublishContext, PublishStep
 from distributor.settings import DistributorSettings
 from distributor.torrents.store import TorrentStore
@@ -14,8 +14,8 @@ from image_format.content_paths import announce_path, blob_path
 TorrentFormat = Literal["hybrid", "v1"]
 
 
-class TorrentsUnavailable(DistributorError):
-    """Torrents are enabled but libtorrent is not installed."""
+class TorrentsUnavailable(PublishingDisabled):
+    """Torrents are enabled but libtorrent is not installed (publishing answers 503)."""
 
     code = "torrents_unavailable"
 
