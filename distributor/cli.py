@@ -44,7 +44,8 @@ EXIT_CODES_HELP = """exit codes:
 
 environment: DISTRIBUTOR_DATA_DIR, DISTRIBUTOR_HOST, DISTRIBUTOR_PORT, DISTRIBUTOR_ADMIN_TOKEN,
 DISTRIBUTOR_DEV_MODE, DISTRIBUTOR_PUBLIC_URL, DISTRIBUTOR_CATALOG_URL, DISTRIBUTOR_MIRROR_URLS,
-DISTRIBUTOR_UPLOAD_MAX_BYTES (flags override them)"""
+DISTRIBUTOR_UPLOAD_MAX_BYTES, DISTRIBUTOR_TORRENT_ENABLED, DISTRIBUTOR_TORRENT_FORMAT,
+DISTRIBUTOR_TORRENT_PRIVATE (flags override them)"""
 
 USAGE_ERRORS = (
     InvalidName,
@@ -124,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     _data_flag(publish)
     _kind_flag(publish)
     publish.add_argument("--json", action="store_true", help="print one JSON object")
+    publish.add_argument(
+        "--torrent-format",
+        choices=["hybrid", "v1"],
+        help="torrent made at publish: hybrid v1+v2 (default, $DISTRIBUTOR_TORRENT_FORMAT) or v1 "
+        "for other clients (aria2, Transmission 3)",
+    )
+    publish.add_argument(
+        "--public-url", help="base URL hosts use to reach the server (tracker, web seed)"
+    )
     for arg in ("name", "version"):
         publish.add_argument(arg, metavar=arg.upper())
     publish.add_argument("file", type=Path, metavar="FILE")
@@ -186,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
             args.kind,
             as_json=args.json,
             out=out,
+            torrent_format=args.torrent_format,
         )
     if args.command == "upload":
         from distributor.commands.upload import upload

@@ -15,6 +15,7 @@ from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
+from distributor.torrents.publish_step import TorrentFormat, publish_steps
 from image_format.manifest import ContentKind
 from image_format.names import validate_name, validate_version
 
@@ -28,13 +29,15 @@ def publish(
     *,
     as_json: bool,
     out: TextIO,
+    torrent_format: TorrentFormat | None = None,
 ) -> int:
     validate_name(name)
     validate_version(version)
     key = load_signing_key(settings.data_dir)
     catalog = open_catalog(settings.effective_catalog_url)
     try:
-        publisher = Publisher(LocalBlobStore(settings.blob_root), catalog, key)
+        steps = publish_steps(settings, torrent_format=torrent_format)
+        publisher = Publisher(LocalBlobStore(settings.blob_root), catalog, key, steps)
         result = publisher.publish_file(file, name, version, kind)
     finally:
         catalog.close()
@@ -48,6 +51,7 @@ def publish(
             "size": record.size,
             "created": record.created,
             "new": result.created,
+            "torrent": json.loads(record.envelope).get("signed", {}).get("torrent"),
         }
         print(json.dumps(summary), file=out)
     else:
