@@ -1,23 +1,17 @@
 """Helpers for tracker and swarm health tests: real HTTP announces and scrapes with raw bytes,
-and the info-hashes of a published version (from its signed manifest, or a hand-built catalog
-record when publishing does not make torrents)."""
+and the info-hashes of a published version (from its signed manifest)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_from_bytes
 
 import httpx
 
-from distributor.catalog.base import VersionRecord
-from distributor.catalog.sqlite import SqliteCatalog
-from distributor.keys import load_signing_key
 from image_format.bencode import bdecode
 from image_format.content_paths import announce_path, manifest_path, scrape_path
-from image_format.manifest import Manifest, TorrentRef, utc_timestamp
-from image_format.signing import sign_manifest
+from image_format.manifest import TorrentRef
 from tests.fixtures.distributor_server import RunningDistributor, publish
 from tests.support import make_image
 
@@ -67,36 +61,6 @@ def scrape(url: str, *hashes: bytes) -> dict[bytes, Any]:
     return body
 
 
-def _hand_built_torrent(
-    dist: RunningDistributor, name: str, version: str, sha256: str, size: int
-) -> TorrentRef:
-    """Record NAME@VERSION (content `sha256`) with a made-up hybrid torrent, signed, in the
-    server's catalog; the running server sees it at once (SQLite WAL)."""
-    seed = hashlib.sha256(f"{name}@{version}".encode()).digest()
-    torrent = TorrentRef(
-        sha256=hashlib.sha256(seed + b"t").hexdigest(),
-        size=1000,
-        info_hash_v1=hashlib.sha1(seed).hexdigest(),
-        info_hash_v2=hashlib.sha256(seed + b"v2").hexdigest(),
-    )
-    manifest = Manifest(
-        name=name,
-        version=version,
-        size=size,
-        sha256=sha256,
-        created=utc_timestamp(),
-        torrent=torrent,
-    )
-    envelope = sign_manifest(manifest, load_signing_key(dist.data_dir))
-    catalog = SqliteCatalog(dist.data_dir / "catalog.sqlite")
-    try:
-        record = VersionRecord(name, version, "image", sha256, size, manifest.created, envelope)
-        catalog.add_version(record)
-    finally:
-        catalog.close()
-    return torrent
-
-
 def _manifest_torrent(dist: RunningDistributor, name: str, version: str) -> TorrentRef | None:
     answer = httpx.get(dist.url + manifest_path(name, version), timeout=10)
     answer.raise_for_status()
@@ -107,19 +71,12 @@ def _manifest_torrent(dist: RunningDistributor, name: str, version: str) -> Torr
 def published_torrent(
     dist: RunningDistributor, tmp: Path, name: str, version: str, size: int = 256 * 1024
 ) -> TorrentRef:
-    """Publish NAME@VERSION and return its manifest's torrent.
-
-    While publishing makes no torrents, the content is published under a scratch name (so the
-    blob is stored) and NAME@VERSION is recorded with a hand-built torrent for the same blob.
-    """
+    """Publish NAME@VERSION with the real CLI and return the torrent its signed manifest names."""
     image = tmp / f"{name}-{version}.img"
-    digest = make_image(image, size, seed=size)
-    publish(dist, f"{name}-probe", version, image)
-    if _manifest_torrent(dist, f"{name}-probe", version) is None:
-        return _hand_built_torrent(dist, name, version, digest, size)
+    make_image(image, size, seed=size)
     publish(dist, name, version, image)
     torrent = _manifest_torrent(dist, name, version)
-    assert torrent is not None
+    assert torrent is not None, f"publishing {name}@{version} made no torrent"
     return torrent
 
 
