@@ -1,0 +1,87 @@
+"""`run_seeder`: the seeder's main loop (poll, reconcile, report) until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+from image_format.envelope import load_public_keys
+from seeder.catalog_client import CatalogClient, CatalogUnavailable
+from seeder.reconciler import Reconciler
+from seeder.reporter import Reporter
+from seeder.settings import SeederSettings
+from swarm.config import SwarmConfig
+from swarm.session import SwarmSession
+
+log = logging.getLogger(__name__)
+
+
+def swarm_config(settings: SeederSettings) -> SwarmConfig:
+    return SwarmConfig(
+        listen_interfaces=settings.listen_interfaces,
+        upload_rate_limit_bytes_per_second=settings.upload_rate_limit_bytes_per_second,
+        connections_limit=settings.connections_limit,
+        allow_multiple_connections_per_ip=settings.allow_multiple_connections_per_ip,
+        rate_limit_local_peers=settings.rate_limit_local_peers,
+    )
+
+
+def listen_address(listen_interfaces: str, port: int) -> str:
+    """The report's "HOST:PORT": the first listen interface's host with the bound port."""
+    first = listen_interfaces.split(",")[0].strip()
+    host = first.rpartition(":")[0] or "0.0.0.0"
+    return f"{host}:{port}"
+
+
+def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) -> int:
+    """Seed until `stop` is set or a SIGTERM/SIGINT arrives (main thread only); returns 0.
+
+    Raises `KeyFormatError` for a bad `key` and `SwarmError` when it cannot listen.
+    """
+    stop = stop or threading.Event()
+    keys = load_public_keys(settings.key)
+    _install_signal_handlers(stop)
+    settings.blob_root.mkdir(parents=True, exist_ok=True)
+    client = CatalogClient(settings.distributor_url, keys, settings.http_timeout_seconds)
+    session = SwarmSession(swarm_config(settings))
+    reconciler = Reconciler(settings, client, session)
+    reporter = Reporter(
+        settings.distributor_url,
+        settings.seeder_id,
+        settings.distributor_token.get_secret_value(),
+        reconciler,
+        settings.http_timeout_seconds,
+    )
+    address = listen_address(settings.listen_interfaces, session.listen_port)
+    log.info("seeder %s listening on %s", settings.seeder_id, address)
+    next_report = time.monotonic()
+    try:
+        while not stop.is_set():
+            try:
+                reconciler.reconcile()
+            except CatalogUnavailable as exc:
+                log.warning("cannot read the catalog: %s", exc)
+            if time.monotonic() >= next_report:
+                reporter.report(address)
+                next_report = time.monotonic() + settings.report_seconds
+            stop.wait(settings.poll_seconds)
+    finally:
+        log.info("seeder %s stopping", settings.seeder_id)
+        reconciler.close()
+        session.close()
+        client.close()
+    return 0
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,50 @@
+"""Configuration of the seeder daemon, from `SEEDER_*` environment variables and flags.
+
+Nothing here builds a settings object at import time: `seeder.cli` builds one. Error contract:
+pydantic's `ValidationError` for malformed values.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _hostname() -> str:
+    name = socket.gethostname().split(".")[0] or "seeder"
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name)[:128]
+
+
+class SeederSettings(BaseSettings):
+    """Everything one seeder needs; sizes in bytes, times in seconds, as the names say."""
+
+    model_config = SettingsConfigDict(env_prefix="SEEDER_", extra="ignore")
+
+    distributor_url: str
+    data_dir: Path
+    key: str
+    """A public key `ed25519:...` or a file of keys; manifests not signed by one are refused."""
+    listen_interfaces: str = "0.0.0.0:6881"
+    seeder_id: str = Field(default_factory=_hostname)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    report_seconds: float = Field(default=10.0, gt=0)
+    distributor_token: SecretStr = SecretStr("")
+    upload_rate_limit_bytes_per_second: int = Field(default=0, ge=0)
+    connections_limit: int = Field(default=500, ge=1)
+    allow_multiple_connections_per_ip: bool = False
+    rate_limit_local_peers: bool = False
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    stall_timeout_seconds: float = Field(default=120.0, gt=0)
+    """A remote seeder's own download of a version gives up (and retries later) after this."""
+
+    @property
+    def blob_root(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def work_dir(self) -> Path:
+        """Partial downloads and resume data of a remote seeder."""
+        return self.data_dir / "seeder"
