@@ -10,10 +10,11 @@ malformed values.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from distributor.errors import WeakAdminToken
@@ -52,6 +53,13 @@ class DistributorSettings(BaseSettings):
     torrent_enabled: bool = True
     torrent_format: Literal["hybrid", "v1"] = "hybrid"
     torrent_private: bool = True
+
+    @field_validator("tracker_ip_override_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError → ValidationError
+        return value
 
     @property
     def effective_public_url(self) -> str:
