@@ -26,6 +26,12 @@ from distributor.tracker.torrent_index import torrent_ref_of
 from image_format.manifest import utc_timestamp
 
 
+def endpoint_text(endpoint: tuple[str, int]) -> str:
+    """`10.0.0.1:6881` or `[2001:db8::1]:6881`."""
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _outcomes(totals: FetchTotals) -> FetchOutcomes:
     by_method: dict[str, dict[str, int]] = {}
     for (method, outcome), count in sorted(totals.outcomes.items()):
@@ -110,9 +116,7 @@ def swarm_health(
             SeederHealth(
                 seeder_id=seen.report.seeder_id,
                 listen_address=seen.report.listen_address,
-                endpoint=f"{seen.endpoint[0]}:{seen.endpoint[1]}"
-                if ":" not in seen.endpoint[0]
-                else f"[{seen.endpoint[0]}]:{seen.endpoint[1]}",
+                endpoint=endpoint_text(seen.endpoint),
                 stale=seen.stale,
                 last_report=seen.received_utc,
                 seconds_since_report=round(max(0.0, clock_now - seen.received_at), 3),

@@ -22,7 +22,7 @@ from distributor.errors import UploadTooLarge, VersionNotFound
 from distributor.health.dashboard import render_dashboard
 from distributor.health.metrics import CONTENT_TYPE, metrics_registry, render_metrics
 from distributor.health.models import SwarmHealth
-from distributor.health.summary import swarm_health
+from distributor.health.summary import endpoint_text, swarm_health
 from distributor.settings import DistributorSettings
 from image_format.content_paths import fetch_report_path, seeder_report_path, swarm_health_path
 from image_format.swarm_reports import FetchReport, SeederReport
@@ -77,7 +77,7 @@ def seeder_report(
     seen = swarm.seeders.record(report, request.client.host if request.client else "")
     return {
         "status": "recorded",
-        "endpoint": f"{seen.endpoint[0]}:{seen.endpoint[1]}",
+        "endpoint": endpoint_text(seen.endpoint),
         "stale_after_seconds": swarm.seeders.stale_after_seconds,
     }
 
