@@ -26,7 +26,17 @@ def swarm_config(settings: SeederSettings) -> SwarmConfig:
         connections_limit=settings.connections_limit,
         allow_multiple_connections_per_ip=settings.allow_multiple_connections_per_ip,
         rate_limit_local_peers=settings.rate_limit_local_peers,
+        announce_ip=_specific_host(settings.listen_interfaces),
     )
+
+
+def _specific_host(listen_interfaces: str) -> str | None:
+    """The one address we listen on, or None for wildcards and several interfaces."""
+    parts = [p.strip() for p in listen_interfaces.split(",") if p.strip()]
+    if len(parts) != 1:
+        return None
+    host = parts[0].rpartition(":")[0].strip("[]")
+    return None if host in ("", "0.0.0.0", "::") else host
 
 
 def listen_address(listen_interfaces: str, port: int) -> str:

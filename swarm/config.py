@@ -34,6 +34,8 @@ class SwarmConfig:
     """TCP only by default: uTP measured 35 % slower here."""
     outgoing_interface: str | None = None
     """Bind outgoing connections to this interface or address (libtorrent's outgoing_interfaces)."""
+    announce_ip: str | None = None
+    """The address trackers are told to hand out for us (when we listen on one specific address)."""
     max_queued_disk_bytes: int = 16 << 20
     """Bound on bytes waiting to be written (memory held by the disk backend)."""
     disk_threads: int = 4

@@ -53,6 +53,8 @@ def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
         "stop_tracker_timeout": 2,
         "close_redundant_connections": True,
     }
+    if config.announce_ip:
+        settings["announce_ip"] = config.announce_ip
     if config.outgoing_interface:
         settings["outgoing_interfaces"] = config.outgoing_interface
     settings.update(dict(config.extra_settings))
