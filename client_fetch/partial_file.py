@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from client_fetch.background_hasher import BackgroundHasher
+from client_fetch.background_writer import BackgroundWriter
 from image_format.digest import HASH_BLOCK_BYTES
 
 
@@ -25,6 +26,7 @@ class PartialFile:
         self.path = path
         self._fd: int | None = None
         self._hasher: BackgroundHasher | None = None
+        self._writer: BackgroundWriter | None = None
         self.size = 0
 
     def open_for_append(self, expected_total: int) -> int:
@@ -48,8 +50,24 @@ class PartialFile:
             hasher.update(bytes(buffer[:count]))
             offset += count
         self.size = offset
-        os.lseek(self._fd, offset, os.SEEK_SET)
+        self._writer = BackgroundWriter(self._fd, offset)
         return offset
+
+    def open_unordered(self, expected_total: int) -> int:
+        """Open for a source that writes the file itself, out of order (a swarm engine).
+
+        No running hash and no prefix read: the verifier re-reads the finished file. Returns the
+        bytes present (pieces of an earlier run may be anywhere in them).
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        present = os.fstat(self._fd).st_size
+        if present > expected_total:
+            os.ftruncate(self._fd, 0)
+            present = 0
+        self._hasher = None
+        self.size = present
+        return present
 
     def _reset_hasher(self) -> BackgroundHasher:
         if self._hasher is not None:
@@ -58,22 +76,21 @@ class PartialFile:
         return self._hasher
 
     def append(self, data: bytes) -> None:
-        if self._fd is None:
-            raise ValueError(f"{self.path} is not open")
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        """Queue `data` for writing and hashing; a write error surfaces here or at close."""
+        if self._writer is None:
+            raise ValueError(f"{self.path} is not open for appending")
+        self._writer.write(data)
         if self._hasher is not None:
             self._hasher.update(data)
         self.size += len(data)
 
     def restart(self) -> None:
         """Drop everything written so far (the server ignored our Range request)."""
-        if self._fd is None:
-            raise ValueError(f"{self.path} is not open")
+        if self._fd is None or self._writer is None:
+            raise ValueError(f"{self.path} is not open for appending")
+        self._writer.flush()
         os.ftruncate(self._fd, 0)
-        os.lseek(self._fd, 0, os.SEEK_SET)
+        self._writer = BackgroundWriter(self._fd, 0)
         self._reset_hasher()
         self.size = 0
 
@@ -90,8 +107,16 @@ class PartialFile:
     def close(self) -> None:
         """Close the file; no fsync: the promoter syncs before the rename, and a partial file
         damaged by a power cut fails verification and is fetched again."""
-        if self._hasher is not None:
-            self._hasher.close()  # the digest stays readable
+        try:
+            if self._writer is not None:
+                self._writer.flush()
+        finally:
+            self._writer = None
+            if self._hasher is not None:
+                self._hasher.close()  # the digest stays readable
+            self._close_fd()
+
+    def _close_fd(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
