@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -159,6 +160,8 @@ def bench_fetch(ctx: Context, runs: int) -> dict[str, Any]:
         ]
 
     samples: dict[str, list[float]] = {"client": [], "curl": [], "curl_fsync": []}
+    if ctx.tools.openssl is not None:
+        samples["curl_tee_openssl_fsync"] = []
 
     def fresh() -> None:
         remove(curl_out)
@@ -188,7 +191,26 @@ def bench_fetch(ctx: Context, runs: int) -> dict[str, Any]:
         result = _client_result(ctx, timed.stdout, "download")
         _check_file(Path(result["cache_path"]), ctx)
 
-    _alternate(runs, curl_run, client_run)
+    def same_work_run() -> None:
+        """The same work as ours with standard tools: download, write, sha256, fsync."""
+        assert ctx.tools.openssl is not None
+        fresh()
+        pipeline = " | ".join(
+            [
+                " ".join(shlex.quote(str(arg)) for arg in curl_args(Path("-"))),
+                f"tee {shlex.quote(str(curl_out))}",
+                f"{shlex.quote(str(ctx.tools.openssl))} dgst -sha256 -r",
+            ]
+        )
+        start = time.perf_counter()
+        timed = run_timed(["bash", "-o", "pipefail", "-c", pipeline], env=ctx.env)
+        fsync_path(curl_out)
+        samples["curl_tee_openssl_fsync"].append(time.perf_counter() - start)
+        if not timed.stdout.startswith(ctx.served.sha256):
+            raise BenchError(f"curl | tee | openssl printed {timed.stdout!r}")
+
+    extra = [same_work_run] if ctx.tools.openssl is not None else []
+    _alternate(runs, curl_run, client_run, *extra)
     fresh()
     return {"seconds": samples, **_throughputs(samples, ctx.served.size)}
 
@@ -298,6 +320,14 @@ def _rows(fetch: dict[str, Any], verify: dict[str, Any], hit: dict[str, Any]) ->
         throughput_row("fetch throughput ÷ (curl + fsync)", fetch, "curl_fsync", FETCH_GOAL),
         throughput_row("verify throughput ÷ sha256sum", verify, "sha256sum", VERIFY_GOAL),
     ]
+    if "curl_tee_openssl_fsync" in fetch["median_seconds"]:
+        info = throughput_row(
+            "fetch ÷ same work: curl | tee | openssl dgst, fsync (info)",
+            fetch,
+            "curl_tee_openssl_fsync",
+            0,
+        )
+        rows.insert(2, Row(info.metric, info.ours, info.baseline, info.ratio, "—", None))
     if "openssl" in verify["median_seconds"]:
         info = throughput_row("verify throughput ÷ openssl dgst (info)", verify, "openssl", 0)
         rows.append(Row(info.metric, info.ours, info.baseline, info.ratio, "—", None))
