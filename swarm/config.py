@@ -36,6 +36,10 @@ class SwarmConfig:
     """Bind outgoing connections to this interface or address (libtorrent's outgoing_interfaces)."""
     announce_ip: str | None = None
     """The address trackers are told to hand out for us (when we listen on one specific address)."""
+    ssrf_mitigation: bool = False
+    """libtorrent's SSRF guard refuses trackers on local addresses unless the path is exactly
+    "/announce", which blocks our tracker (`/v1/tracker/announce`) on a LAN or loopback. Our
+    torrents come from signed manifests that name their sha256, so the guard is off by default."""
     max_queued_disk_bytes: int = 16 << 20
     """Bound on bytes waiting to be written (memory held by the disk backend)."""
     disk_threads: int = 4

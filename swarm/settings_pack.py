@@ -52,6 +52,7 @@ def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
         "active_limit": -1,
         "stop_tracker_timeout": 2,
         "close_redundant_connections": True,
+        "ssrf_mitigation": config.ssrf_mitigation,
     }
     if config.announce_ip:
         settings["announce_ip"] = config.announce_ip
