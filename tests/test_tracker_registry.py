@@ -88,6 +88,18 @@ def test_stopped_removes_the_peer_and_counts_its_last_delta(registry: SwarmRegis
     assert (stopped.stats.leechers, stopped.stats.uploaded_bytes) == (0, 9)
 
 
+def test_a_second_stopped_counts_nothing(registry: SwarmRegistry) -> None:
+    """libtorrent announces a hybrid torrent once per hash: both reach one swarm."""
+    for _ in range(2):
+        announce(registry, peer(1), downloaded=0, event="started")
+    for _ in range(2):
+        announce(registry, peer(1), left=0, downloaded=4096, event="completed")
+    for _ in range(2):
+        announce(registry, peer(1), left=0, downloaded=4096, event="stopped")
+    stats = registry.stats(SWARM)
+    assert (stats.downloaded_bytes, stats.completed, stats.seeders) == (4096, 1, 0)
+
+
 def test_peers_expire_after_the_ttl(registry: SwarmRegistry, clock: Clock) -> None:
     announce(registry, peer(1))
     clock.now += 20

@@ -6,7 +6,9 @@ swarm; a peer that misses announces for `peer_ttl_seconds` is dropped (checked l
 announce to its swarm and on every `stats` read). Uploaded/downloaded totals add each peer's
 *increase* since its previous announce, so re-announces never double count; a counter that went
 down (the client restarted) counts from zero again. A peer dropped by expiry and coming back is
-a new peer (its counters count again; state it rather than keep ghosts).
+a new peer (its counters count again; state it rather than keep ghosts). A `stopped` from a peer
+the swarm does not hold (expired, or the second hash of a hybrid torrent, which libtorrent
+announces separately) counts nothing.
 
 Not responsible for which hashes exist (`torrent_index`), for parsing, or for what a hand-out
 prefers: callers pass `rank`. Thread-safe (one lock). Error contract: `TrackerFailure(SWARM_FULL)`
@@ -132,8 +134,11 @@ class SwarmRegistry:
             swarm = self._swarms.setdefault(swarm_key, _Swarm())
             self._expire(swarm, now)
             peer = swarm.peers.get(address.peer_id)
+            if peer is None and event == "stopped":
+                # Gone already (expired, or a hybrid's second hash): no baseline, count nothing.
+                return Announced(swarm.stats(), [])
             if peer is None:
-                if event != "stopped" and len(swarm.peers) >= self._max_peers:
+                if len(swarm.peers) >= self._max_peers:
                     raise TrackerFailure(errors.SWARM_FULL)
                 peer = Peer(address, left, 0, 0, now)
             swarm.uploaded += _increase(uploaded, peer.uploaded)
