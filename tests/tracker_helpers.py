@@ -12,7 +12,7 @@ import httpx
 from image_format.bencode import bdecode
 from image_format.content_paths import announce_path, manifest_path, scrape_path
 from image_format.manifest import TorrentRef
-from tests.fixtures.distributor_server import RunningDistributor, publish
+from tests.fixtures.distributor_server import RunningDistributor, run_cli
 from tests.support import make_image
 
 
@@ -71,10 +71,15 @@ def _manifest_torrent(dist: RunningDistributor, name: str, version: str) -> Torr
 def published_torrent(
     dist: RunningDistributor, tmp: Path, name: str, version: str, size: int = 256 * 1024
 ) -> TorrentRef:
-    """Publish NAME@VERSION with the real CLI and return the torrent its signed manifest names."""
+    """Publish NAME@VERSION with the real CLI (the torrent's tracker and web seed are this
+    server's) and return the torrent its signed manifest names."""
     image = tmp / f"{name}-{version}.img"
     make_image(image, size, seed=size)
-    publish(dist, name, version, image)
+    done = run_cli(
+        *("publish", "--data", str(dist.data_dir), "--public-url", dist.url),
+        *(name, version, str(image)),
+    )
+    assert done.returncode == 0, f"publish {name}@{version} failed: {done.stderr}"
     torrent = _manifest_torrent(dist, name, version)
     assert torrent is not None, f"publishing {name}@{version} made no torrent"
     return torrent
