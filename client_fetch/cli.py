@@ -74,12 +74,15 @@ def _get(args: argparse.Namespace) -> int:
         if hit is not None:
             _emit_result(hit, args)
             return ExitCode.OK
+    from client_fetch.fetch_reporter import report_from_result, send_report
     from client_fetch.wiring import fetcher_for
 
     settings = _settings(args)
     show_progress = not (args.quiet or args.json)
-    with fetcher_for(settings, args.via, show_progress=show_progress) as fetcher:
+    with fetcher_for(settings, args.via, show_progress=show_progress) as (fetcher, client):
         result = fetcher.get(ref, pin_task=args.pin)
+        if settings.report_fetches:
+            send_report(client, settings.servers, report_from_result(result, settings.servers))
     _emit_result(result, args)
     return ExitCode.OK
 

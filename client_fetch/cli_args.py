@@ -71,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--out", metavar="PATH", help="also place the image here (hard link or copy)")
     get.add_argument("--copy", action="store_true", help="with --out: always a writable copy")
     _add_json_option(get)
-    get.add_argument("--via", choices=["auto", "http"], default="auto", help="how to fetch")
+    get.add_argument(
+        "--via",
+        choices=["auto", "http", "swarm"],
+        default="auto",
+        help="auto: swarm first when the tracker reports enough peers, else HTTP first",
+    )
     get.add_argument("--pin", metavar="TASK", help="pin the image for this task (see unpin)")
     get.add_argument("--progress-file", metavar="FILE", help="write the fraction done (0..1) here")
     get.add_argument(

@@ -20,6 +20,7 @@ class FetchResult:
     bytes_downloaded: int = 0
     bytes_by_source: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    hash_failures: int = 0
     placed_at: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -34,5 +35,6 @@ class FetchResult:
             "bytes_downloaded": self.bytes_downloaded,
             "bytes_by_source": dict(self.bytes_by_source),
             "seconds": round(self.seconds, 3),
+            "hash_failures": self.hash_failures,
         }
         return document

@@ -1,7 +1,7 @@
 """The fetcher: signed manifest → host cache → sources in order → one verifier → one promoter.
 
-Not responsible for choosing sources (the caller passes them in order; later a planner does) nor
-for how a source moves bytes. It owns the rules every source shares:
+Not responsible for choosing sources (the `SourcePlanner` orders them per manifest) nor for how a
+source moves bytes. It owns the rules every source shares:
 - a cache hit by digest costs nothing, whatever name it was cached under;
 - one download per digest across processes (the cache's single-flight lock); waiters reuse it;
 - a source that fails with `SourceUnavailable` keeps its bytes in the partial file for the next;
@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from client_fetch.errors import (
 from client_fetch.fetch_result import FetchResult
 from client_fetch.manifest_client import ManifestClient
 from client_fetch.partial_file import PartialFile
+from client_fetch.planner import SourcePlanner
 from client_fetch.progress import Progress
 from client_fetch.sources.base import FetchReport, ImageSource
 from client_fetch.verifier import verify_partial
@@ -60,14 +61,14 @@ class Fetcher:
         self,
         cache: HostCache,
         manifests: ManifestClient,
-        sources: Sequence[ImageSource],
+        planner: SourcePlanner,
         backoff: Backoff,
         policy: FetchPolicy,
         progress_factory: ProgressFactory,
     ) -> None:
         self._cache = cache
         self._manifests = manifests
-        self._sources = list(sources)
+        self._planner = planner
         self._backoff = backoff
         self._policy = policy
         self._progress_factory = progress_factory
@@ -102,6 +103,7 @@ class Fetcher:
             bytes_downloaded=report.total,
             bytes_by_source=dict(report.bytes_by_source),
             seconds=time.monotonic() - started,
+            hash_failures=report.hash_failures,
         )
 
     def _claim_cached(self, manifest: Manifest, pin_task: str | None) -> Path | None:
@@ -127,17 +129,22 @@ class Fetcher:
         self, manifest: Manifest, progress: Progress
     ) -> tuple[FetchReport, str]:
         report = FetchReport()
+        sources = self._planner.plan(manifest).sources
         failures: list[str] = []
         corrupt: list[str] = []
         not_found: set[str] = set()
         distrusted: set[str] = set()
+        scattered = False  # an out-of-order source left pieces an appending source cannot use
         for round_index in range(self._policy.rounds):
             if round_index:
                 self._backoff.wait(round_index - 1)
             transient = False
-            for source in self._sources:
+            for source in sources:
                 if source.name in not_found or source.name in distrusted:
                     continue
+                if source.writes_in_order and scattered:
+                    self._cache.discard_partial(manifest.sha256)
+                scattered = not source.writes_in_order
                 outcome = self._attempt(source, manifest, progress, report)
                 if outcome is None:
                     return report, source.method
@@ -155,9 +162,9 @@ class Fetcher:
                 break
         if corrupt:
             raise VerificationFailed(manifest.ref, "; ".join(corrupt + failures))
-        if self._sources and len(not_found) == len(self._sources):
+        if sources and len(not_found) == len(sources):
             raise ImageNotFound(manifest.ref)
-        raise AllSourcesFailed(manifest.ref, failures)
+        raise AllSourcesFailed(manifest.ref, failures or ["no source can serve it"])
 
     def _attempt(
         self, source: ImageSource, manifest: Manifest, progress: Progress, report: FetchReport
@@ -167,7 +174,10 @@ class Fetcher:
         for _ in range(2):
             partial = PartialFile(path)
             with partial:
-                resumed_from = partial.open_for_append(manifest.size)
+                if source.writes_in_order:
+                    resumed_from = partial.open_for_append(manifest.size)
+                else:
+                    resumed_from = partial.open_unordered(manifest.size)
                 progress.set_done(resumed_from)
                 try:
                     source.fetch(manifest, partial, progress, report)

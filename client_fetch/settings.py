@@ -40,6 +40,22 @@ class ClientSettings(BaseSettings):
     )
     progress_file: Path | None = Field(None, description="fraction done, for the task wrapper")
     http_read_bytes: int = Field(1 << 20, ge=4096, description="read size of HTTP downloads")
+    report_fetches: bool = Field(True, description="tell the distributor how each get went")
+
+    swarm_listen_interfaces: str = Field("0.0.0.0:0", description="libtorrent listen address")
+    swarm_outgoing_interface: str | None = Field(None, description="bind outgoing peer links")
+    swarm_upload_limit_bytes_per_second: int = Field(0, ge=0, description="0 = unlimited")
+    swarm_download_limit_bytes_per_second: int = Field(0, ge=0, description="0 = unlimited")
+    swarm_connections_limit: int = Field(50, ge=1)
+    swarm_allow_multiple_connections_per_ip: bool = Field(
+        False, description="several peers behind one address (NAT, tests)"
+    )
+    swarm_min_peers: int = Field(
+        2, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"
+    )
+    swarm_stall_timeout_seconds: float = Field(
+        60.0, gt=0, description="no swarm progress this long"
+    )
 
     @field_validator("servers", mode="before")
     @classmethod

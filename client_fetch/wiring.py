@@ -14,12 +14,16 @@ from client_fetch.cache import HostCache
 from client_fetch.errors import UsageError
 from client_fetch.fetcher import Fetcher, FetchPolicy
 from client_fetch.manifest_client import ManifestClient
+from client_fetch.planner import VIA_CHOICES, SourcePlanner
 from client_fetch.progress import Progress
 from client_fetch.settings import ClientSettings
 from client_fetch.sources.base import ImageSource
 from client_fetch.sources.http_source import HttpSource
+from client_fetch.sources.swarm_source import SwarmSource
+from client_fetch.tracker_scrape import scrape
 from image_format.envelope import PublicKey, load_public_keys
 from image_format.errors import KeyFormatError
+from swarm.config import SwarmConfig
 
 
 def trusted_keys(settings: ClientSettings) -> list[PublicKey]:
@@ -52,10 +56,18 @@ def http_client(settings: ClientSettings) -> httpx.Client:
     )
 
 
-def build_sources(settings: ClientSettings, via: str) -> list[ImageSource]:
-    """Sources in the order they are tried. `auto` and `http` are the same until the swarm lands."""
-    if via not in ("auto", "http"):
-        raise UsageError(f"--via {via} is not available")
+def swarm_config(settings: ClientSettings) -> SwarmConfig:
+    return SwarmConfig(
+        listen_interfaces=settings.swarm_listen_interfaces,
+        outgoing_interface=settings.swarm_outgoing_interface,
+        upload_rate_limit_bytes_per_second=settings.swarm_upload_limit_bytes_per_second,
+        download_rate_limit_bytes_per_second=settings.swarm_download_limit_bytes_per_second,
+        connections_limit=settings.swarm_connections_limit,
+        allow_multiple_connections_per_ip=settings.swarm_allow_multiple_connections_per_ip,
+    )
+
+
+def http_sources(settings: ClientSettings) -> list[ImageSource]:
     return [
         HttpSource(
             url,
@@ -67,8 +79,31 @@ def build_sources(settings: ClientSettings, via: str) -> list[ImageSource]:
     ]
 
 
+def planner_for(
+    settings: ClientSettings, client: httpx.Client, cache: HostCache, via: str
+) -> SourcePlanner:
+    if via not in VIA_CHOICES:
+        raise UsageError(f"--via {via} is not one of {', '.join(VIA_CHOICES)}")
+    swarm = SwarmSource(
+        settings.servers,
+        client,
+        swarm_config(settings),
+        stall_timeout_seconds=settings.swarm_stall_timeout_seconds,
+        resume_path=cache.resume_path,
+    )
+    return SourcePlanner(
+        via,
+        http_sources(settings),
+        swarm,
+        lambda torrent: scrape(client, settings.servers, torrent),
+        settings.swarm_min_peers,
+    )
+
+
 @contextmanager
-def fetcher_for(settings: ClientSettings, via: str, *, show_progress: bool) -> Iterator[Fetcher]:
+def fetcher_for(
+    settings: ClientSettings, via: str, *, show_progress: bool
+) -> Iterator[tuple[Fetcher, httpx.Client]]:
     if not settings.servers:
         raise UsageError("no server: pass --server URL (repeatable) or set CLIENT_FETCH_SERVERS")
     keys = trusted_keys(settings)
@@ -82,16 +117,18 @@ def fetcher_for(settings: ClientSettings, via: str, *, show_progress: bool) -> I
             return Progress.for_terminal(label, total, progress_file)
         return Progress(label, total, progress_file=progress_file)
 
+    cache = open_cache(settings)
     with http_client(settings) as client:
-        yield Fetcher(
-            cache=open_cache(settings),
+        fetcher = Fetcher(
+            cache=cache,
             manifests=ManifestClient(
                 client, settings.servers, keys, backoff, settings.retry_rounds
             ),
-            sources=build_sources(settings, via),
+            planner=planner_for(settings, client, cache, via),
             backoff=backoff,
             policy=FetchPolicy(
                 rounds=settings.retry_rounds, lock_timeout_seconds=settings.lock_timeout_seconds
             ),
             progress_factory=progress,
         )
+        yield fetcher, client

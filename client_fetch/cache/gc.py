@@ -91,6 +91,7 @@ class GarbageCollector:
                 continue  # a download is using it
             try:
                 if _mtime(folder / filename) <= cutoff and remove_if_exists(folder / filename):
+                    remove_if_exists(self._layout.resume(digest))
                     report.stale_partials.append(digest)
             finally:
                 lock.release()

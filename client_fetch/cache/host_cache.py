@@ -135,13 +135,24 @@ class HostCache:
             path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def resume_path(self, digest: str) -> Path:
+        """`downloads/<digest>.resume`: resume state a source keeps beside the partial."""
+        return self.layout.resume(digest)
+
     def discard_partial(self, digest: str) -> None:
+        """Remove the partial download of `digest` and its resume state."""
         with cache_errors(self.root, f"cannot remove partial download of {digest}"):
             remove_if_exists(self.layout.partial(digest))
+            remove_if_exists(self.layout.resume(digest))
 
     def promote(self, digest: str, partial: Path) -> Path:
-        """Commit a verified partial (fsync, 0444, atomic rename, fsync dir); no hashing here."""
-        return self._images.promote(digest, partial)
+        """Commit a verified partial (fsync, 0444, atomic rename, fsync dir); no hashing here.
+
+        The partial's resume state is dropped with it."""
+        committed = self._images.promote(digest, partial)
+        with cache_errors(self.root, f"cannot remove resume state of {digest}"):
+            remove_if_exists(self.layout.resume(digest))
+        return committed
 
     # -- pins --------------------------------------------------------------------------------------
 

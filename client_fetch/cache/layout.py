@@ -2,6 +2,7 @@
 
     images/<sha256>                    committed, verified images (read-only files, 0444)
     downloads/<sha256>.partial         partial download of that digest (never served as an image)
+    downloads/<sha256>.resume          a source's resume state for that partial (goes with it)
     manifests/<name>/<version>.json    the signed manifest envelope bytes as received
     pins/<sha256>/<task>               one lease per task (JSON)
     locks/<sha256>.lock                single-flight lock file (fcntl.flock)
@@ -32,6 +33,7 @@ ACCESS = "access"
 ALL_DIRS = (IMAGES, DOWNLOADS, MANIFESTS, PINS, LOCKS, QUARANTINE, ACCESS)
 
 PARTIAL_SUFFIX = ".partial"
+RESUME_SUFFIX = ".resume"
 MANIFEST_SUFFIX = ".json"
 LOCK_SUFFIX = ".lock"
 TMP_PREFIX = ".tmp-"
@@ -78,6 +80,10 @@ class CacheLayout:
 
     def partial(self, digest: str) -> Path:
         return self.root / DOWNLOADS / (validate_digest(digest) + PARTIAL_SUFFIX)
+
+    def resume(self, digest: str) -> Path:
+        """A source's resume state for the partial of `digest` (e.g. BitTorrent resume data)."""
+        return self.root / DOWNLOADS / (validate_digest(digest) + RESUME_SUFFIX)
 
     def manifest_dir(self, name: str) -> Path:
         return self.root / MANIFESTS / validate_name(name)

@@ -34,6 +34,8 @@ class FetchReport:
     """What a source moved: bytes per origin (a server URL, a peer, a local donor)."""
 
     bytes_by_source: dict[str, int] = field(default_factory=dict)
+    hash_failures: int = 0
+    """Pieces that failed their hash check (a peer or mirror sent bad data) and were refetched."""
 
     def add(self, origin: str, count: int) -> None:
         self.bytes_by_source[origin] = self.bytes_by_source.get(origin, 0) + count
@@ -51,6 +53,12 @@ class ImageSource(Protocol):
 
     @property
     def method(self) -> str: ...
+
+    @property
+    def writes_in_order(self) -> bool:
+        """True: the source appends through `PartialFile.append` (hashed while written).
+        False: it writes the file itself, anywhere (the verifier re-reads it)."""
+        ...
 
     def estimate(self, manifest: Manifest, resume_offset: int) -> Estimate:
         """Cheap: no download. Raises `SourceUnavailable` when this source cannot serve."""

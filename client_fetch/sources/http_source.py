@@ -33,6 +33,7 @@ class HttpSource:
     """Fetches `/v1/blobs/sha256/<digest>` from `server_url`."""
 
     method = "http"
+    writes_in_order = True
 
     def __init__(
         self,

@@ -49,6 +49,8 @@ class TorrentPublishStep:
         return [base + blob_path(digest) for base in (self._public_url, *self._mirrors)]
 
     def __call__(self, context: PublishContext) -> Mapping[str, Any]:
+        if context.size == 0:
+            return {}  # BitTorrent has no empty torrents, and nothing to share
         try:
             from swarm.errors import TorrentMakingFailed
             from swarm.torrent_maker import make_torrent

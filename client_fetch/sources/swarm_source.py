@@ -1,0 +1,113 @@
+"""The swarm: libtorrent with the distributor's tracker and HTTP web seeds, into the partial file.
+
+The torrent file is fetched from a server and must hash to the signed manifest's `torrent.sha256`
+(a mirror cannot hand us another torrent). libtorrent checks every piece (SHA-1 for v1, SHA-256
+blocks for v2) and refetches bad ones from someone else; the fetcher's verifier still checks the
+whole file. Web seeds let a swarm without seeders finish from the origin. Resume data lives
+beside the partial (`downloads/<digest>.resume`), so a killed fetch continues.
+
+Not responsible for choosing when to use the swarm (the planner does) nor for seeding afterwards
+(`client-fetch seed`). Errors: `SourceUnavailable` when the manifest has no torrent, no server has
+a matching torrent file, or the swarm stalls or fails; OSError propagates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from client_fetch.errors import SourceUnavailable
+from client_fetch.partial_file import PartialFile
+from client_fetch.progress import Progress
+from client_fetch.sources.base import Estimate, FetchReport
+from image_format.content_paths import torrent_path
+from image_format.manifest import Manifest
+from swarm.config import SwarmConfig
+from swarm.errors import SwarmError, SwarmStalled
+
+MAX_TORRENT_BYTES = 16 << 20
+PEERS = "swarm:peers"
+WEB_SEEDS = "swarm:web-seeds"
+
+
+class SwarmSource:
+    """Downloads one image through the BitTorrent swarm named by its signed manifest."""
+
+    method = "swarm"
+    writes_in_order = False
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        client: httpx.Client,
+        config: SwarmConfig,
+        *,
+        stall_timeout_seconds: float,
+        resume_path: Callable[[str], Path],
+    ) -> None:
+        self._servers = list(servers)
+        self._client = client
+        self._config = config
+        self._stall_timeout = stall_timeout_seconds
+        self._resume_path = resume_path
+
+    @property
+    def name(self) -> str:
+        return "swarm"
+
+    def estimate(self, manifest: Manifest, resume_offset: int) -> Estimate:
+        if manifest.torrent is None:
+            raise SourceUnavailable(self.name, "the manifest names no torrent")
+        return Estimate(self.name, self.method, manifest.size, "peers and web seeds")
+
+    def fetch(
+        self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
+    ) -> None:
+        torrent = self._torrent_bytes(manifest)
+        from swarm.download import download_file  # libtorrent loads only when the swarm is used
+        from swarm.session import SwarmSession
+
+        def on_progress(done: int, total: int) -> None:
+            progress.set_done(done)
+
+        try:
+            with SwarmSession(self._config) as session:
+                result = download_file(
+                    session,
+                    torrent,
+                    partial.path,
+                    stall_timeout_seconds=self._stall_timeout,
+                    on_progress=on_progress,
+                    resume_file=self._resume_path(manifest.sha256),
+                )
+        except SwarmStalled as exc:
+            raise SourceUnavailable(self.name, f"stalled: {exc}") from exc
+        except SwarmError as exc:
+            raise SourceUnavailable(self.name, f"swarm failed: {exc}") from exc
+        report.add(PEERS, result.bytes_from_peers)
+        report.add(WEB_SEEDS, result.bytes_from_web_seeds)
+        report.hash_failures += result.hash_failures
+
+    def _torrent_bytes(self, manifest: Manifest) -> bytes:
+        ref = manifest.torrent
+        if ref is None:
+            raise SourceUnavailable(self.name, "the manifest names no torrent")
+        problems: list[str] = []
+        for server in self._servers:
+            url = server + torrent_path(ref.sha256)
+            try:
+                response = self._client.get(url)
+            except httpx.HTTPError as exc:
+                problems.append(f"{server}: {exc!r}")
+                continue
+            data = response.content
+            if response.status_code != 200:
+                problems.append(f"{server}: HTTP {response.status_code}")
+            elif len(data) > MAX_TORRENT_BYTES or hashlib.sha256(data).hexdigest() != ref.sha256:
+                problems.append(f"{server}: torrent does not match the signed manifest")
+            else:
+                return data
+        raise SourceUnavailable(self.name, "no torrent file: " + "; ".join(problems))
