@@ -55,6 +55,10 @@ def _settings(args: argparse.Namespace) -> ClientSettings:
         ("progress_file", "progress_file"),
         ("stall_timeout", "stall_timeout_seconds"),
         ("quota", "cache_quota_bytes"),
+        ("upload_limit", "seed_upload_limit_bytes_per_second"),
+        ("max_seconds", "seed_max_seconds"),
+        ("max_ratio", "seed_max_ratio"),
+        ("listen", "swarm_listen_interfaces"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -87,9 +91,34 @@ def _get(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _seed(args: argparse.Namespace) -> int:
+    from dataclasses import asdict, replace
+
+    from client_fetch import seeding
+    from client_fetch.wiring import http_client, open_cache, swarm_config, trusted_keys
+
+    settings = _settings(args)
+    config = replace(
+        swarm_config(settings),
+        upload_rate_limit_bytes_per_second=settings.seed_upload_limit_bytes_per_second,
+    )
+    limits = seeding.SeedLimits(settings.seed_max_seconds, settings.seed_max_ratio)
+    with http_client(settings) as client:
+        outcome = seeding.seed(
+            open_cache(settings), trusted_keys(settings), client, settings.servers, config, limits
+        )
+    if args.json:
+        print(json.dumps(asdict(outcome), default=str, sort_keys=True))
+    else:
+        seeding.print_outcome(outcome)
+    return ExitCode.OK
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "get":
         return _get(args)
+    if args.command == "seed":
+        return _seed(args)
     from client_fetch import cli_cache
     from client_fetch.wiring import open_cache
 

@@ -85,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--quota", type=parse_size, metavar="SIZE", help="cache quota, e.g. 20GiB")
     get.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
+    seed = commands.add_parser(
+        "seed",
+        help="opt-in: serve cached images to the swarm within an upload cap and a time/ratio limit",
+    )
+    seed.add_argument("--server", action="append", metavar="URL", help="where torrents come from")
+    seed.add_argument("--key", help="trusted public key or key file")
+    _add_cache_option(seed)
+    seed.add_argument("--upload-limit", type=parse_size, metavar="RATE", help="bytes/s, e.g. 2M")
+    seed.add_argument("--max-seconds", type=float, help="stop after this long (default 3600)")
+    seed.add_argument("--max-ratio", type=float, help="stop once each image uploaded R x its size")
+    seed.add_argument("--listen", metavar="IP:PORT", help="libtorrent listen address")
+    _add_json_option(seed)
+
     pin = commands.add_parser("pin", help="pin a cached image for a task so it is never evicted")
     pin.add_argument("task", help="task id ([A-Za-z0-9._-])")
     pin.add_argument("ref", metavar="NAME@VERSION")

@@ -47,11 +47,21 @@ class ClientSettings(BaseSettings):
     swarm_upload_limit_bytes_per_second: int = Field(0, ge=0, description="0 = unlimited")
     swarm_download_limit_bytes_per_second: int = Field(0, ge=0, description="0 = unlimited")
     swarm_connections_limit: int = Field(50, ge=1)
+    swarm_rate_limit_local_peers: bool = Field(
+        False, description="apply the limits to LAN/loopback peers too (libtorrent exempts them)"
+    )
     swarm_allow_multiple_connections_per_ip: bool = Field(
         False, description="several peers behind one address (NAT, tests)"
     )
     swarm_min_peers: int = Field(
         2, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"
+    )
+    seed_upload_limit_bytes_per_second: int = Field(
+        1_000_000, ge=0, description="`seed`: upload cap (0 = unlimited)"
+    )
+    seed_max_seconds: float = Field(3600.0, gt=0, description="`seed`: stop after this long")
+    seed_max_ratio: float | None = Field(
+        None, gt=0, description="`seed`: stop once every image uploaded this many times its size"
     )
     swarm_stall_timeout_seconds: float = Field(
         60.0, gt=0, description="no swarm progress this long"

@@ -13,7 +13,6 @@ a matching torrent file, or the swarm stalls or fails; OSError propagates.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,12 +22,11 @@ from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
-from image_format.content_paths import torrent_path
+from client_fetch.torrent_files import fetch_torrent
 from image_format.manifest import Manifest
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmStalled
 
-MAX_TORRENT_BYTES = 16 << 20
 PEERS = "swarm:peers"
 WEB_SEEDS = "swarm:web-seeds"
 
@@ -92,22 +90,9 @@ class SwarmSource:
         report.hash_failures += result.hash_failures
 
     def _torrent_bytes(self, manifest: Manifest) -> bytes:
-        ref = manifest.torrent
-        if ref is None:
+        if manifest.torrent is None:
             raise SourceUnavailable(self.name, "the manifest names no torrent")
-        problems: list[str] = []
-        for server in self._servers:
-            url = server + torrent_path(ref.sha256)
-            try:
-                response = self._client.get(url)
-            except httpx.HTTPError as exc:
-                problems.append(f"{server}: {exc!r}")
-                continue
-            data = response.content
-            if response.status_code != 200:
-                problems.append(f"{server}: HTTP {response.status_code}")
-            elif len(data) > MAX_TORRENT_BYTES or hashlib.sha256(data).hexdigest() != ref.sha256:
-                problems.append(f"{server}: torrent does not match the signed manifest")
-            else:
-                return data
-        raise SourceUnavailable(self.name, "no torrent file: " + "; ".join(problems))
+        try:
+            return fetch_torrent(self._client, self._servers, manifest.torrent)
+        except SourceUnavailable as exc:
+            raise SourceUnavailable(self.name, exc.reason) from exc
