@@ -86,3 +86,14 @@ def seeder_report_path(seeder_id: str) -> str:
 def fetch_report_path() -> str:
     """POST: a host's outcome of one fetch (method, bytes by source kind, hash failures)."""
     return f"{API_PREFIX}/swarm/fetch-reports"
+
+
+def chunk_path(chunk_id: str) -> str:
+    """GET/HEAD: one chunk by the sha256 of its uncompressed bytes; the body is zstd-compressed
+    (one frame), immutable."""
+    return f"{API_PREFIX}/chunks/sha256/{validate_digest(chunk_id)}"
+
+
+def chunk_relpath(chunk_id: str) -> PurePosixPath:
+    """Where a compressed chunk lives below the chunk store root."""
+    return blob_relpath(chunk_id)

@@ -54,12 +54,16 @@ class ChunkIndexRef(_Model):
 
 
 class DeltaRef(_Model):
-    """A patch that turns the `from_version` image (digest `from_sha256`) into this one."""
+    """A patch that turns the `from_version` image (digest `from_sha256`) into this one.
+
+    The patch itself is a blob (`/v1/blobs/sha256/<sha256>`); `torrent` lets the swarm carry it.
+    """
 
     from_version: str
     from_sha256: str
     sha256: str
     size: int = Field(ge=0)
+    torrent: TorrentRef | None = None
 
 
 class Manifest(_Model):
