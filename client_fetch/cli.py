@@ -79,7 +79,7 @@ def _get(args: argparse.Namespace) -> int:
             _emit_result(hit, args)
             return ExitCode.OK
     from client_fetch.fetch_reporter import report_from_result, send_report
-    from client_fetch.wiring import fetcher_for
+    from client_fetch.wiring import fetcher_for, rate_book
 
     settings = _settings(args)
     show_progress = not (args.quiet or args.json)
@@ -87,7 +87,25 @@ def _get(args: argparse.Namespace) -> int:
         result = fetcher.get(ref, pin_task=args.pin)
         if settings.report_fetches:
             send_report(client, settings.servers, report_from_result(result, settings.servers))
+    if result.method != "cache":
+        rate_book(settings).record(result.method, result.bytes_downloaded, result.seconds)
     _emit_result(result, args)
+    return ExitCode.OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from client_fetch.plan_report import build_report, cached_report
+    from client_fetch.wiring import fetcher_for, rate_book
+
+    settings = _settings(args)
+    with fetcher_for(settings, args.via, show_progress=False) as (fetcher, _):
+        manifest, plan = fetcher.plan(ImageRef.parse(args.ref))
+    report = (
+        cached_report(manifest)
+        if plan is None
+        else build_report(manifest, plan, rate_book(settings))
+    )
+    print(json.dumps(report.to_json(), sort_keys=True) if args.json else report.to_text())
     return ExitCode.OK
 
 
@@ -119,6 +137,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _get(args)
     if args.command == "seed":
         return _seed(args)
+    if args.command == "plan":
+        return _plan(args)
     from client_fetch import cli_cache
     from client_fetch.wiring import open_cache
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from client_fetch.via import VIA_CHOICES
+
 EXIT_CODES_HELP = """exit codes:
   0  ok: the image is in the cache, verified; its path is printed
   2  bad usage or configuration (do not retry)
@@ -73,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json_option(get)
     get.add_argument(
         "--via",
-        choices=["auto", "http", "swarm"],
+        choices=VIA_CHOICES,
         default="auto",
-        help="auto: swarm first when the tracker reports enough peers, else HTTP first",
+        help="auto: the cheapest way by the planner's rules (see `plan`); others force one",
     )
     get.add_argument("--pin", metavar="TASK", help="pin the image for this task (see unpin)")
     get.add_argument("--progress-file", metavar="FILE", help="write the fraction done (0..1) here")
@@ -84,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     get.add_argument("--quota", type=parse_size, metavar="SIZE", help="cache quota, e.g. 20GiB")
     get.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    plan = commands.add_parser(
+        "plan", help="show how `get` would fetch NAME[@VERSION], with estimates, moving nothing"
+    )
+    plan.add_argument("ref", metavar="NAME[@VERSION]")
+    plan.add_argument("--server", action="append", metavar="URL")
+    plan.add_argument("--key", help="trusted public key or key file")
+    _add_cache_option(plan)
+    plan.add_argument("--via", choices=VIA_CHOICES, default="auto")
+    _add_json_option(plan)
 
     seed = commands.add_parser(
         "seed",

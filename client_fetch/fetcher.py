@@ -35,7 +35,7 @@ from client_fetch.errors import (
 from client_fetch.fetch_result import FetchResult
 from client_fetch.manifest_client import ManifestClient
 from client_fetch.partial_file import PartialFile
-from client_fetch.planner import SourcePlanner
+from client_fetch.planner import Plan, SourcePlanner
 from client_fetch.progress import Progress
 from client_fetch.sources.base import FetchReport, ImageSource
 from client_fetch.verifier import verify_partial
@@ -105,6 +105,17 @@ class Fetcher:
             seconds=time.monotonic() - started,
             hash_failures=report.hash_failures,
         )
+
+    def plan(self, ref: ImageRef) -> tuple[Manifest, Plan | None]:
+        """The verified manifest and the plan a get would follow (None: it is cached)."""
+        manifest = self._manifests.get(ref).manifest
+        try:
+            hit = self._cache.lookup(manifest.sha256, manifest.size)
+        except OSError as exc:
+            raise _cache_error(self._cache, exc) from exc
+        if hit is not None:
+            return manifest, None
+        return manifest, self._planner.plan(manifest)
 
     def _claim_cached(self, manifest: Manifest, pin_task: str | None) -> Path | None:
         """A hit by digest (pinned under the cache's lock when a task is named), else None."""

@@ -1,41 +1,51 @@
-"""Which sources to try, in which order, for one manifest.
+"""Which sources to try, in which order, for one manifest, and what each would cost.
 
-Rules (`--via auto`):
-- a cached image never reaches the planner (the fetcher answers hits first);
-- the manifest names a torrent and the tracker's scrape shows at least one seeder and at least
-  `swarm_min_peers` peers in all → the swarm first (the hosts upload, not the origin), plain
-  HTTP from each server after it;
-- a seeder but fewer peers than that → plain HTTP first, the swarm last (its peers are one more
-  way when every server failed);
-- no seeder, or the tracker cannot be asked (it is the swarm's only peer discovery) → plain HTTP
-  only: the swarm would add nothing but web seeds, which are the same servers.
-`--via http` and `--via swarm` use only that kind.
+Rules (`--via auto`), in this order:
+- a cached image costs nothing: the fetcher answers hits before it asks the planner;
+- update sources (a delta from a cached base, chunks with cached donors) go first when they would
+  move fewer bytes than the whole image, smallest transfer first: so a delta wins when its base
+  is cached and it is the smallest transfer, and chunks when donors cover part of the image;
+- then the whole image: the manifest names a torrent and the tracker's scrape shows at least one
+  seeder and at least `swarm_min_peers` peers → the swarm (the hosts upload, not the origin),
+  then plain HTTP from each server;
+- a seeder but fewer peers than that → plain HTTP first, the swarm after it;
+- no seeder, or no tracker answer (the tracker is the swarm's only peer discovery) → plain HTTP
+  only: the swarm would add nothing but web seeds, which are the same servers;
+- plain HTTP is always the last resort.
+`--via http|swarm|delta|chunks` uses only sources of that method.
 
-Not responsible for trying the sources (the fetcher does) nor for their errors.
+Not responsible for trying the sources (the fetcher does) nor for their errors; estimates are
+cheap (no image bytes move) and a source that cannot serve says so by `SourceUnavailable`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from client_fetch.sources.base import ImageSource
+from client_fetch.errors import SourceUnavailable
+from client_fetch.sources.base import Estimate, ImageSource
 from client_fetch.tracker_scrape import SwarmCounts
+from client_fetch.via import VIA_CHOICES
 from image_format.manifest import Manifest, TorrentRef
-
-VIA_CHOICES = ("auto", "http", "swarm")
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The sources in order and why (for reports and `plan` output)."""
+    """The sources in order, why, and every source's estimate (for `plan` output)."""
 
     sources: list[ImageSource]
     reason: str
+    estimates: list[Estimate] = field(default_factory=list)
+    unavailable: list[tuple[str, str]] = field(default_factory=list)
+    swarm: SwarmCounts | None = None
+
+
+__all__ = ["VIA_CHOICES", "Plan", "SourcePlanner"]
 
 
 class SourcePlanner:
-    """Orders HTTP sources and an optional swarm source by the stated rules."""
+    """Orders update sources, an optional swarm source and HTTP sources by the stated rules."""
 
     def __init__(
         self,
@@ -44,29 +54,58 @@ class SourcePlanner:
         swarm_source: ImageSource | None,
         scrape: Callable[[TorrentRef], SwarmCounts | None],
         swarm_min_peers: int,
+        update_sources: Sequence[ImageSource] = (),
     ) -> None:
         self._via = via
         self._http = list(http_sources)
         self._swarm = swarm_source
         self._scrape = scrape
         self._min_peers = swarm_min_peers
+        self._updates = list(update_sources)
 
-    def plan(self, manifest: Manifest) -> Plan:
+    def plan(self, manifest: Manifest, resume_offset: int = 0) -> Plan:
+        estimates: dict[int, Estimate] = {}
+        unavailable: list[tuple[str, str]] = []
+        for source in [*self._updates, *self._http, *([self._swarm] if self._swarm else [])]:
+            try:
+                estimates[id(source)] = source.estimate(manifest, resume_offset)
+            except SourceUnavailable as exc:
+                unavailable.append((source.name, exc.reason))
+        updates = sorted(
+            (s for s in self._updates if id(s) in estimates),
+            key=lambda s: estimates[id(s)].bytes_to_move,
+        )
+        if self._via in ("delta", "chunks"):
+            chosen = [s for s in updates if s.method == self._via]
+            whole, reason, counts = chosen, f"--via {self._via}", None
+        else:
+            worth = [s for s in updates if estimates[id(s)].bytes_to_move < manifest.size]
+            whole, reason, counts = self._whole_image(manifest)
+            if self._via == "auto" and worth:
+                best = estimates[id(worth[0])]
+                reason = (
+                    f"{best.source}: {best.bytes_to_move} of {manifest.size} bytes to move; "
+                    + reason
+                )
+                whole = worth + whole
+        ordered = [s for s in whole if id(s) in estimates]
+        return Plan(ordered, reason, [estimates[id(s)] for s in ordered], unavailable, counts)
+
+    def _whole_image(self, manifest: Manifest) -> tuple[list[ImageSource], str, SwarmCounts | None]:
         swarm = [self._swarm] if self._swarm is not None and manifest.torrent else []
         if self._via == "http":
-            return Plan(self._http, "--via http")
+            return self._http, "--via http", None
         if self._via == "swarm":
-            return Plan(
-                swarm, "--via swarm" if swarm else "--via swarm: the manifest has no torrent"
-            )
+            why = "--via swarm" if swarm else "--via swarm: the manifest has no torrent"
+            return swarm, why, None
         if not swarm or manifest.torrent is None:
-            return Plan(self._http, "no torrent: plain HTTP")
+            return self._http, "no torrent: plain HTTP", None
         counts = self._scrape(manifest.torrent)
         if counts is None:
-            return Plan(self._http, "tracker did not answer: plain HTTP")
-        swarm_size = f"{counts.complete} seeders, {counts.incomplete} leechers"
+            return self._http, "tracker did not answer: plain HTTP", None
+        size = f"{counts.complete} seeders, {counts.incomplete} leechers"
         if counts.complete == 0:
-            return Plan(self._http, f"no seeder ({swarm_size}): plain HTTP")
+            return self._http, f"no seeder ({size}): plain HTTP", counts
         if counts.complete + counts.incomplete >= self._min_peers:
-            return Plan(swarm + self._http, f"swarm first: {swarm_size}")
-        return Plan(self._http + swarm, f"small swarm ({swarm_size}): HTTP first, swarm last")
+            return swarm + self._http, f"swarm first: {size}", counts
+        return self._http + swarm, f"small swarm ({size}): HTTP first, swarm last", counts

@@ -63,6 +63,12 @@ class ClientSettings(BaseSettings):
     seed_max_ratio: float | None = Field(
         None, gt=0, description="`seed`: stop once every image uploaded this many times its size"
     )
+    plan_http_rate_bytes_per_second: float = Field(
+        12_500_000.0, gt=0, description="`plan`: HTTP rate until one is measured (100 Mbit/s)"
+    )
+    plan_swarm_rate_bytes_per_second: float = Field(
+        25_000_000.0, gt=0, description="`plan`: swarm rate until one is measured"
+    )
     swarm_stall_timeout_seconds: float = Field(
         60.0, gt=0, description="no swarm progress this long"
     )

@@ -16,6 +16,7 @@ from client_fetch.fetcher import Fetcher, FetchPolicy
 from client_fetch.manifest_client import ManifestClient
 from client_fetch.planner import VIA_CHOICES, SourcePlanner
 from client_fetch.progress import Progress
+from client_fetch.rates import RateBook
 from client_fetch.settings import ClientSettings
 from client_fetch.sources.base import ImageSource
 from client_fetch.sources.http_source import HttpSource
@@ -56,6 +57,17 @@ def http_client(settings: ClientSettings) -> httpx.Client:
     )
 
 
+def rate_book(settings: ClientSettings) -> RateBook:
+    http = settings.plan_http_rate_bytes_per_second
+    defaults = {
+        "http": http,
+        "delta": http,
+        "chunks": http,
+        "swarm": settings.plan_swarm_rate_bytes_per_second,
+    }
+    return RateBook(Path(settings.cache_dir) / "rates.json", defaults)
+
+
 def swarm_config(settings: ClientSettings) -> SwarmConfig:
     return SwarmConfig(
         listen_interfaces=settings.swarm_listen_interfaces,
@@ -64,6 +76,7 @@ def swarm_config(settings: ClientSettings) -> SwarmConfig:
         download_rate_limit_bytes_per_second=settings.swarm_download_limit_bytes_per_second,
         connections_limit=settings.swarm_connections_limit,
         allow_multiple_connections_per_ip=settings.swarm_allow_multiple_connections_per_ip,
+        rate_limit_local_peers=settings.swarm_rate_limit_local_peers,
     )
 
 
