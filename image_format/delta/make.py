@@ -1,0 +1,213 @@
+"""Making a patch: two streamed passes, bounded memory, whatever the image sizes.
+
+Pass 1 reads OLD once: its sha256 and a `BlockIndex` of its non-zero blocks. Pass 2 reads NEW
+once, in step with OLD at the same offsets, and gives each block of NEW (the last one padded with
+zeros) the first operation that fits: ZERO (all zero: free), SAME (the old block at the same
+offset), COPY (the old block the previous copy predicts, else any old block with the same hash,
+bytes compared), XOR (with the same-offset or the predicted old block, when that leaves at least
+`XOR_MIN_ZERO_BYTES` of the block zero), else LITERAL. LITERAL and XOR payloads go through one
+streaming zstd compressor with long-distance matching. Memory: the index (see `index`), the
+compressor's window (`2**window_log`) and its tables, and a few MiB of buffers.
+
+Not responsible for deciding whether a patch is worth offering (the publisher does). Error
+contract: OSError from reading inputs or writing `out` passes through; `DeltaInputChanged` when a
+digest the caller gave does not match what was read (the patch written so far is then useless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from image_format.delta.errors import DeltaInputChanged
+from image_format.delta.header import DeltaHeader
+from image_format.delta.index import BlockIndex, block_hash
+from image_format.delta.records import (
+    COPY,
+    LITERAL,
+    OP_NAMES,
+    SAME,
+    XOR,
+    ZERO,
+    CountingWriter,
+    RecordWriter,
+)
+from image_format.digest import hash_file
+
+DEFAULT_BLOCK_SIZE = 4096
+DEFAULT_LEVEL = 19
+DEFAULT_WINDOW_LOG = 27
+DEFAULT_THREADS = 0
+XOR_MIN_ZERO_FRACTION = 0.5
+READ_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class DeltaStats:
+    """What `make_delta` wrote: the header, patch bytes, new blocks per operation, seconds."""
+
+    header: DeltaHeader
+    patch_bytes: int
+    blocks: dict[str, int]
+    seconds: float
+    indexed_blocks: int
+
+    @property
+    def bytes_by_op(self) -> dict[str, int]:
+        """Bytes of the new image each operation covered (blocks times block size)."""
+        return {op: count * self.header.block_size for op, count in self.blocks.items()}
+
+
+def make_delta(
+    old_path: Path,
+    new_path: Path,
+    out: BinaryIO,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    level: int = DEFAULT_LEVEL,
+    window_log: int = DEFAULT_WINDOW_LOG,
+    threads: int = DEFAULT_THREADS,
+    old_sha256: str | None = None,
+    new_sha256: str | None = None,
+) -> DeltaStats:
+    """Write a patch turning `old_path` into `new_path` to `out` (written sequentially).
+
+    `old_sha256`/`new_sha256`, when the caller knows them, save a pass over NEW (the header
+    needs its digest before the body); both are still checked against what is read.
+    """
+    started = time.monotonic()
+    old_size, new_size = old_path.stat().st_size, new_path.stat().st_size
+    index = BlockIndex(-(-old_size // block_size))
+    old_digest = _index_old(old_path, block_size, index)
+    if old_sha256 is not None and old_sha256 != old_digest:
+        raise DeltaInputChanged("old", old_sha256, old_digest)
+    new_digest = new_sha256 or hash_file(new_path)[0]
+    header = DeltaHeader(block_size, old_size, old_digest, new_size, new_digest, window_log)
+    sink = CountingWriter(out)
+    sink.write(header.pack())
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level, window_log=window_log, enable_ldm=True, write_checksum=True, threads=threads
+    )
+    writer = RecordWriter(sink, params)
+    read_digest = _diff_new(old_path, new_path, header, index, writer)
+    if read_digest != new_digest:
+        raise DeltaInputChanged("new", new_digest, read_digest)
+    writer.finish(-(-new_size // block_size))
+    blocks = dict(zip(OP_NAMES[1:], writer.blocks_by_op[1:], strict=True))
+    return DeltaStats(header, sink.count, blocks, time.monotonic() - started, index.entries)
+
+
+def _index_old(path: Path, block_size: int, index: BlockIndex) -> str:
+    hasher = hashlib.sha256()
+    zero_chunk = bytes(READ_BYTES)
+    number = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_BYTES):
+            hasher.update(chunk)
+            if chunk == zero_chunk:
+                number += READ_BYTES // block_size
+                continue
+            chunk = _pad(chunk, block_size)
+            zero = bytes(block_size)
+            for start in range(0, len(chunk), block_size):
+                block = chunk[start : start + block_size]
+                if block != zero:
+                    index.add(block_hash(block), number)
+                number += 1
+    return hasher.hexdigest()
+
+
+def _pad(chunk: bytes, block_size: int) -> bytes:
+    extra = -len(chunk) % block_size
+    return chunk + bytes(extra) if extra else chunk
+
+
+class _Old:
+    """Random access to OLD's blocks, zero-padded past its end."""
+
+    def __init__(self, fd: int, size: int, block_size: int) -> None:
+        self.fd = fd
+        self.block_size = block_size
+        self.blocks = -(-size // block_size)
+
+    def block(self, number: int) -> bytes:
+        data = os.pread(self.fd, self.block_size, number * self.block_size)
+        return data if len(data) == self.block_size else _pad(data, self.block_size)
+
+
+def _diff_new(
+    old_path: Path, new_path: Path, header: DeltaHeader, index: BlockIndex, writer: RecordWriter
+) -> str:
+    bs = header.block_size
+    hasher = hashlib.sha256()
+    zero_chunk, zero = bytes(READ_BYTES), bytes(bs)
+    min_zeros = int(bs * XOR_MIN_ZERO_FRACTION)
+    with old_path.open("rb") as old_file, new_path.open("rb") as new_file:
+        old = _Old(old_file.fileno(), header.old_size, bs)
+        number = 0
+        predicted = -1  # the old block the last COPY/XOR/SAME suggests for `number`
+        while chunk := new_file.read(READ_BYTES):
+            hasher.update(chunk)
+            old_chunk = os.pread(old.fd, len(chunk), number * bs)
+            if chunk == zero_chunk:
+                writer.add_run(ZERO, READ_BYTES // bs)
+                number += READ_BYTES // bs
+                continue
+            if chunk == old_chunk:
+                writer.add_run(SAME, -(-len(chunk) // bs))
+                number += -(-len(chunk) // bs)
+                predicted = number
+                continue
+            chunk, old_chunk = _pad(chunk, bs), _pad(old_chunk, bs)
+            for start in range(0, len(chunk), bs):
+                block = chunk[start : start + bs]
+                if block == zero:
+                    writer.add_run(ZERO, 1)
+                elif number < old.blocks and block == old_chunk[start : start + bs]:
+                    writer.add_run(SAME, 1)
+                    predicted = number + 1
+                else:
+                    predicted = _differs(block, number, predicted, old, index, writer, min_zeros)
+                number += 1
+    return hasher.hexdigest()
+
+
+def _differs(
+    block: bytes,
+    number: int,
+    predicted: int,
+    old: _Old,
+    index: BlockIndex,
+    writer: RecordWriter,
+    min_zeros: int,
+) -> int:
+    """Encode a block that is neither zero nor same; return the prediction for the next block."""
+    guess = old.block(predicted) if 0 <= predicted < old.blocks else None
+    if guess == block:
+        writer.add(COPY, predicted)
+        return predicted + 1
+    found = index.get(block_hash(block))
+    if found is not None and old.block(found) == block:
+        writer.add(COPY, found)
+        return found + 1
+    best, best_zeros, best_src = b"", -1, 0
+    candidates = [(predicted, guess)] if guess is not None else []
+    if number < old.blocks and number != predicted:
+        candidates.append((number, old.block(number)))
+    value = int.from_bytes(block, "little")
+    for src, base in candidates:
+        xored = (value ^ int.from_bytes(base, "little")).to_bytes(len(block), "little")
+        zeros = xored.count(0)
+        if zeros > best_zeros:
+            best, best_zeros, best_src = xored, zeros, src
+    if best_zeros >= min_zeros:
+        writer.add(XOR, best_src, best)
+        return best_src + 1
+    writer.add(LITERAL, 0, block)
+    return predicted + 1 if predicted >= 0 else -1
