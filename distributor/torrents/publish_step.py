@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from distributor.errors import PublishingDisabled, StorageError
@@ -49,8 +50,18 @@ class TorrentPublishStep:
         return [base + blob_path(digest) for base in (self._public_url, *self._mirrors)]
 
     def __call__(self, context: PublishContext) -> Mapping[str, Any]:
-        if context.size == 0:
-            return {}  # BitTorrent has no empty torrents, and nothing to share
+        ref = self.torrent_ref(
+            context.blob_path, context.sha256, context.size, f"{context.name}-{context.version}"
+        )
+        return {"torrent": ref} if ref is not None else {}
+
+    def torrent_ref(
+        self, blob_file: Path, digest: str, size: int, display_name: str
+    ) -> dict[str, Any] | None:
+        """Make and store the torrent of one stored blob (the image, or a delta patch); returns
+        its `TorrentRef` fields, or None for an empty blob."""
+        if size == 0:
+            return None  # BitTorrent has no empty torrents, and nothing to share
         try:
             from swarm.errors import TorrentMakingFailed
             from swarm.torrent_maker import make_torrent
@@ -62,22 +73,22 @@ class TorrentPublishStep:
             ) from exc
         try:
             made = make_torrent(
-                context.blob_path,
-                name=f"{context.name}-{context.version}",
+                blob_file,
+                name=display_name,
                 announce_url=self._public_url + announce_path(),
-                web_seeds=self.web_seeds(context.sha256),
+                web_seeds=self.web_seeds(digest),
                 private=self._private,
                 torrent_format=self._format,
             )
         except TorrentMakingFailed as exc:
-            raise StorageError(str(context.blob_path), str(exc)) from exc
-        digest = self._store.put(made.data)
-        ref: dict[str, Any] = {"sha256": digest, "size": len(made.data)}
+            raise StorageError(str(blob_file), str(exc)) from exc
+        torrent_digest = self._store.put(made.data)
+        ref: dict[str, Any] = {"sha256": torrent_digest, "size": len(made.data)}
         if made.info_hash_v1:
             ref["info_hash_v1"] = made.info_hash_v1
         if made.info_hash_v2:
             ref["info_hash_v2"] = made.info_hash_v2
-        return {"torrent": ref}
+        return ref
 
 
 def torrent_store(settings: DistributorSettings) -> TorrentStore:

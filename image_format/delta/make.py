@@ -21,7 +21,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import zstandard
 
@@ -35,6 +34,7 @@ from image_format.delta.records import (
     SAME,
     XOR,
     ZERO,
+    ByteSink,
     CountingWriter,
     RecordWriter,
 )
@@ -67,7 +67,7 @@ class DeltaStats:
 def make_delta(
     old_path: Path,
     new_path: Path,
-    out: BinaryIO,
+    out: ByteSink,
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     level: int = DEFAULT_LEVEL,

@@ -13,7 +13,7 @@ trailing data; `RecordWriter` lets the sink's OSError through.
 from __future__ import annotations
 
 import struct
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -36,20 +36,28 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+class ByteSink(Protocol):
+    """Where a patch is written: anything with `write(bytes)` (a file, a blob writer)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 class CountingWriter:
     """Passes writes to `sink` and counts the bytes."""
 
-    def __init__(self, sink: BinaryIO) -> None:
+    def __init__(self, sink: ByteSink) -> None:
         self._sink = sink
         self.count = 0
 
     def write(self, data: bytes | memoryview) -> int:
-        self._sink.write(data)
+        self._sink.write(bytes(data) if isinstance(data, memoryview) else data)
         self.count += len(data)
         return len(data)
 
     def flush(self) -> None:
-        self._sink.flush()
+        flush = getattr(self._sink, "flush", None)
+        if flush is not None:
+            flush()
 
 
 class RecordWriter:
