@@ -53,6 +53,9 @@ class DistributorSettings(BaseSettings):
     torrent_enabled: bool = True
     torrent_format: Literal["hybrid", "v1"] = "hybrid"
     torrent_private: bool = True
+    # Delta patches made at publish (see distributor.deltas): from the previous K versions.
+    delta_from_versions: int = Field(default=2, ge=0)
+    delta_zstd_level: int = Field(default=19, ge=1, le=22)
 
     @field_validator("tracker_ip_override_networks")
     @classmethod

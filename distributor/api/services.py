@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from distributor.catalog import Catalog, open_catalog
 from distributor.content.origin_stats import OriginStats
+from distributor.deltas.publish_step import with_delta_step
 from distributor.errors import DistributorError
 from distributor.health.state import SwarmState, build_swarm_state
 from distributor.keys import load_signing_key
@@ -51,9 +52,8 @@ def build_services(settings: DistributorSettings) -> Services:
     publisher: Publisher | None = None
     key_problem: str | None = None
     try:
-        publisher = Publisher(
-            blob_store, catalog, load_signing_key(settings.data_dir), publish_steps(settings)
-        )
+        steps = with_delta_step(settings, catalog, blob_store, publish_steps(settings))
+        publisher = Publisher(blob_store, catalog, load_signing_key(settings.data_dir), steps)
     except (DistributorError, KeyFormatError) as exc:
         key_problem = str(exc)
     return Services(settings, catalog, blob_store, OriginStats(), publisher, key_problem)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from distributor.catalog import open_catalog
+from distributor.deltas.publish_step import with_delta_step
 from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
@@ -36,8 +37,10 @@ def publish(
     key = load_signing_key(settings.data_dir)
     catalog = open_catalog(settings.effective_catalog_url)
     try:
+        blobs = LocalBlobStore(settings.blob_root)
         steps = publish_steps(settings, torrent_format=torrent_format)
-        publisher = Publisher(LocalBlobStore(settings.blob_root), catalog, key, steps)
+        steps = with_delta_step(settings, catalog, blobs, steps)
+        publisher = Publisher(blobs, catalog, key, steps)
         result = publisher.publish_file(file, name, version, kind)
     finally:
         catalog.close()
@@ -52,6 +55,7 @@ def publish(
             "created": record.created,
             "new": result.created,
             "torrent": json.loads(record.envelope).get("signed", {}).get("torrent"),
+            "deltas": json.loads(record.envelope).get("signed", {}).get("deltas", []),
         }
         print(json.dumps(summary), file=out)
     else:

@@ -1,0 +1,1 @@
+"""Delta patches at publish time: patches from the previous versions, stored as blobs."""
