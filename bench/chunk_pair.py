@@ -10,8 +10,9 @@ so the file system's UUID, hash seed, timestamps and checksums change and files 
 edit move, as in a rebuilt image.
 
 Not responsible for measuring (`bench.chunk_params`). Error contract: a failing command raises
-`subprocess.CalledProcessError`. Usage: `python -m bench.chunk_pair OUT_DIR` (idempotent: existing
-images are kept).
+`subprocess.CalledProcessError`. Usage:
+`python -m bench.chunk_pair OUT_DIR [packages|scattered] [--reproducible]` (idempotent:
+existing images are kept).
 """
 
 from __future__ import annotations
@@ -138,14 +139,37 @@ def _upgrade_packages(tree: Path, rng: random.Random) -> None:
     _add_new_package(tree, rng)
 
 
-def _mkfs(tree: Path, image: Path) -> None:
+REPRODUCIBLE_UUID = "5b0b8f3e-7c1d-4a57-9a7e-0c6f1d2e3a4b"
+
+
+def _mkfs(tree: Path, image: Path, reproducible: bool) -> None:
+    """mke2fs -d; `reproducible` fixes the UUID, the directory hash seed and the clock, as a
+    project building its images reproducibly would (metadata checksums are seeded by the UUID,
+    so a random UUID changes every inode table, directory and extent block)."""
     image.unlink(missing_ok=True)
+    fixed = ["-U", REPRODUCIBLE_UUID, "-E", f"hash_seed={REPRODUCIBLE_UUID}"]
+    env = {**os.environ, "E2FSPROGS_FAKE_TIME": "1700000000"} if reproducible else None
     subprocess.run(
-        ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(tree), str(image), "1G"], check=True
+        [
+            "mke2fs",
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            *(fixed if reproducible else []),
+            "-d",
+            str(tree),
+            str(image),
+            "1G",
+        ],
+        check=True,
+        env=env,
     )
 
 
-def build_pair(out: Path, scenario: str = "packages") -> tuple[Path, Path]:
+def build_pair(
+    out: Path, scenario: str = "packages", reproducible: bool = False
+) -> tuple[Path, Path]:
     """Make (or reuse) `out/v1.img` and `out/v2.img`; `scenario` is `packages` or `scattered`."""
     v1, v2 = out / "v1.img", out / "v2.img"
     if v1.is_file() and v2.is_file():
@@ -155,10 +179,10 @@ def build_pair(out: Path, scenario: str = "packages") -> tuple[Path, Path]:
         shutil.rmtree(tree)
     tree.mkdir(parents=True)
     _copy_tree(tree)
-    _mkfs(tree, v1)
+    _mkfs(tree, v1, reproducible)
     upgrade = _upgrade_packages if scenario == "packages" else _upgrade_scattered
     upgrade(tree, random.Random(SEED))
-    _mkfs(tree, v2)
+    _mkfs(tree, v2, reproducible)
     shutil.rmtree(tree)
     return v1, v2
 
@@ -166,5 +190,6 @@ def build_pair(out: Path, scenario: str = "packages") -> tuple[Path, Path]:
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/.cache/chunk-pair")
     target.mkdir(parents=True, exist_ok=True)
-    for image in build_pair(target, sys.argv[2] if len(sys.argv) > 2 else "packages"):
+    scenario = sys.argv[2] if len(sys.argv) > 2 else "packages"
+    for image in build_pair(target, scenario, "--reproducible" in sys.argv):
         print(image, os.stat(image).st_size, os.stat(image).st_blocks * 512)

@@ -14,10 +14,11 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from distributor.errors import WeakAdminToken
+from image_format.chunks import DEFAULT_LEVEL, DEFAULT_PARAMS, ChunkParams
 
 MIN_ADMIN_TOKEN_CHARS = 16
 WEAK_ADMIN_TOKENS = frozenset({"changeme", "admin", "token", "secret", "password"})
@@ -56,6 +57,12 @@ class DistributorSettings(BaseSettings):
     # Delta patches made at publish (see distributor.deltas): from the previous K versions.
     delta_from_versions: int = Field(default=2, ge=0)
     delta_zstd_level: int = Field(default=19, ge=1, le=22)
+    # Content-addressed chunks made at publish (see distributor.chunks, docs/chunking.md).
+    chunks_enabled: bool = True
+    chunk_min_bytes: int = DEFAULT_PARAMS.min_size
+    chunk_avg_bytes: int = DEFAULT_PARAMS.avg_size
+    chunk_max_bytes: int = DEFAULT_PARAMS.max_size
+    chunk_zstd_level: int = Field(default=DEFAULT_LEVEL, ge=1, le=22)
 
     @field_validator("tracker_ip_override_networks")
     @classmethod
@@ -63,6 +70,18 @@ class DistributorSettings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # ValueError → ValidationError
         return value
+
+    @model_validator(mode="after")
+    def _chunk_sizes(self) -> DistributorSettings:
+        self.chunk_params  # noqa: B018 - ChunkParamsError (a ValueError) → ValidationError
+        return self
+
+    @property
+    def chunk_params(self) -> ChunkParams:
+        """The chunker's parameters; zero runs of at least `chunk_min_bytes` become holes."""
+        return ChunkParams(
+            self.chunk_min_bytes, self.chunk_avg_bytes, self.chunk_max_bytes, self.chunk_min_bytes
+        )
 
     @property
     def effective_public_url(self) -> str:

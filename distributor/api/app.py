@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from distributor.api.errors import install_error_handlers
 from distributor.api.routes import (
     blobs,
+    chunks,
     fallback,
     health,
     images,
@@ -50,6 +51,7 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     app.include_router(upload.router)
     app.include_router(blobs.router)
     app.include_router(torrents.router)
+    app.include_router(chunks.router)
     app.include_router(stats.router)
     app.include_router(tracker.router)
     app.include_router(swarm_health.router)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from distributor.catalog import Catalog, open_catalog
+from distributor.chunks.publish_step import with_chunk_step
 from distributor.content.origin_stats import OriginStats
 from distributor.deltas.publish_step import with_delta_step
 from distributor.errors import DistributorError
@@ -53,6 +54,7 @@ def build_services(settings: DistributorSettings) -> Services:
     key_problem: str | None = None
     try:
         steps = with_delta_step(settings, catalog, blob_store, publish_steps(settings))
+        steps = with_chunk_step(settings, blob_store, steps)
         publisher = Publisher(blob_store, catalog, load_signing_key(settings.data_dir), steps)
     except (DistributorError, KeyFormatError) as exc:
         key_problem = str(exc)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from distributor.catalog import open_catalog
+from distributor.chunks.publish_step import with_chunk_step
 from distributor.deltas.publish_step import with_delta_step
 from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
@@ -40,6 +41,7 @@ def publish(
         blobs = LocalBlobStore(settings.blob_root)
         steps = publish_steps(settings, torrent_format=torrent_format)
         steps = with_delta_step(settings, catalog, blobs, steps)
+        steps = with_chunk_step(settings, blobs, steps)
         publisher = Publisher(blobs, catalog, key, steps)
         result = publisher.publish_file(file, name, version, kind)
     finally:
