@@ -1,4 +1,5 @@
-# The distributor and client-fetch in one image (python:3.11-slim, no curl: health checks use python).
+# The distributor, the seeder and client-fetch in one image (python:3.11-slim, no curl: health
+# checks use python). The server extra brings the swarm extra (libtorrent's manylinux wheel).
 FROM python:3.11-slim
 
 WORKDIR /src
@@ -12,5 +13,6 @@ USER app
 ENV DISTRIBUTOR_DATA_DIR=/data \
     DISTRIBUTOR_HOST=0.0.0.0 \
     DISTRIBUTOR_PORT=8080
-EXPOSE 8080
+# 8080: the distributor (API, tracker, web seed); 6881: BitTorrent (seeder, client-fetch).
+EXPOSE 8080 6881
 CMD ["distributor", "serve"]
