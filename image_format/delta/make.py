@@ -154,11 +154,11 @@ def _diff_new(
         predicted = -1  # the old block the last COPY/XOR/SAME suggests for `number`
         while chunk := new_file.read(READ_BYTES):
             hasher.update(chunk)
-            old_chunk = os.pread(old.fd, len(chunk), number * bs)
             if chunk == zero_chunk:
                 writer.add_run(ZERO, READ_BYTES // bs)
                 number += READ_BYTES // bs
                 continue
+            old_chunk = os.pread(old.fd, len(chunk), number * bs)
             if chunk == old_chunk:
                 writer.add_run(SAME, -(-len(chunk) // bs))
                 number += -(-len(chunk) // bs)
