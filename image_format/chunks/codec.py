@@ -15,7 +15,7 @@ import zstandard
 
 from image_format.chunks.errors import ChunkCorrupt
 
-DEFAULT_LEVEL = 9
+DEFAULT_LEVEL = 6
 
 
 def compress_chunk(data: bytes, level: int = DEFAULT_LEVEL) -> bytes:
