@@ -49,7 +49,7 @@ class BackgroundWriter:
         self._fd = fd
         self._offset = offset
         self._synced_to = offset
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_pending_blocks)
+        self._queue: queue.Queue[bytes | int | None] = queue.Queue(maxsize=max_pending_blocks)
         self._error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._thread.start()
@@ -63,7 +63,10 @@ class BackgroundWriter:
             if self._error is not None:
                 continue  # drain: the error is reported to the producer
             try:
-                self._write(block)
+                if isinstance(block, int):
+                    self._offset += block  # a hole: nothing written, the file stays sparse
+                else:
+                    self._write(block)
             except OSError as exc:
                 self._error = exc
 
@@ -84,11 +87,19 @@ class BackgroundWriter:
             raise ValueError("writer is closed")
         self._queue.put(block)
 
+    def skip(self, count: int) -> None:
+        """Leave `count` bytes as a hole (they read as zeros)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(count)
+
     def flush(self) -> None:
         """Wait until every block is written; raise the worker's error, if any."""
         if not self._closed:
             self._closed = True
             self._queue.put(None)
             self._thread.join()
+            if self._error is None and os.fstat(self._fd).st_size < self._offset:
+                os.ftruncate(self._fd, self._offset)  # a trailing hole
         if self._error is not None:
             raise self._error

@@ -18,6 +18,8 @@ from client_fetch.background_hasher import BackgroundHasher
 from client_fetch.background_writer import BackgroundWriter
 from image_format.digest import HASH_BLOCK_BYTES
 
+_ZEROS = bytes(1 << 20)
+
 
 class PartialFile:
     """The file at `path`; `size` bytes are present; a running sha256 covers them while ordered."""
@@ -83,6 +85,19 @@ class PartialFile:
         if self._hasher is not None:
             self._hasher.update(data)
         self.size += len(data)
+
+    def append_hole(self, count: int) -> None:
+        """Append `count` zero bytes as a hole: hashed, never written (the file stays sparse)."""
+        if self._writer is None:
+            raise ValueError(f"{self.path} is not open for appending")
+        self._writer.skip(count)
+        if self._hasher is not None:
+            remaining = count
+            while remaining:
+                piece = min(remaining, len(_ZEROS))
+                self._hasher.update(_ZEROS if piece == len(_ZEROS) else bytes(piece))
+                remaining -= piece
+        self.size += count
 
     def restart(self) -> None:
         """Drop everything written so far (the server ignored our Range request)."""

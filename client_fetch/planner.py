@@ -2,9 +2,11 @@
 
 Rules (`--via auto`), in this order:
 - a cached image costs nothing: the fetcher answers hits before it asks the planner;
-- update sources (a delta from a cached base, chunks with cached donors) go first when they would
-  move fewer bytes than the whole image, smallest transfer first: so a delta wins when its base
-  is cached and it is the smallest transfer, and chunks when donors cover part of the image;
+- update sources (a delta from a cached base, chunks with cached donors) go first when they use
+  something this host already has and would move fewer bytes than the whole image, smallest
+  transfer first: so a delta wins when its base is cached and it is the smallest transfer, and
+  chunks when donors cover part of the image (a cold host has no donors: chunks are not chosen
+  for it, though `--via chunks` still works);
 - then the whole image: the manifest names a torrent and the tracker's scrape shows at least one
   seeder and at least `swarm_min_peers` peers → the swarm (the hosts upload, not the origin),
   then plain HTTP from each server;
@@ -79,7 +81,12 @@ class SourcePlanner:
             chosen = [s for s in updates if s.method == self._via]
             whole, reason, counts = chosen, f"--via {self._via}", None
         else:
-            worth = [s for s in updates if estimates[id(s)].bytes_to_move < manifest.size]
+            worth = [
+                s
+                for s in updates
+                if estimates[id(s)].local_bytes > 0
+                and estimates[id(s)].bytes_to_move < manifest.size
+            ]
             whole, reason, counts = self._whole_image(manifest)
             if self._via == "auto" and worth:
                 best = estimates[id(worth[0])]

@@ -79,7 +79,7 @@ def seedable_images(
     for entry in cache.entries():
         for ref in entry.refs:
             name, _, version = ref.partition("@")
-            cached = cache.lookup_ref(name, version)
+            cached = cache.lookup_ref(name, version, touch=False)
             if cached is None or entry.digest in chosen:
                 continue
             try:

@@ -40,6 +40,9 @@ class ClientSettings(BaseSettings):
     )
     progress_file: Path | None = Field(None, description="fraction done, for the task wrapper")
     http_read_bytes: int = Field(1 << 20, ge=4096, description="read size of HTTP downloads")
+    chunk_parallel_requests: int = Field(
+        8, ge=1, le=64, description="chunks fetched at once over HTTP"
+    )
     report_fetches: bool = Field(True, description="tell the distributor how each get went")
 
     swarm_listen_interfaces: str = Field("0.0.0.0:0", description="libtorrent listen address")

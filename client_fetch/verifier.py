@@ -6,6 +6,8 @@ Errors: `SizeMismatch` / `DigestMismatch` from image_format; OSError propagates.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from image_format.digest import hash_file
@@ -26,3 +28,13 @@ def verify_partial(manifest: Manifest, partial: PartialFile, progress: Progress 
         digest, _ = hash_file(partial.path, on_bytes=on_bytes)
     if digest != manifest.sha256:
         raise DigestMismatch(manifest.ref, manifest.sha256, digest)
+
+
+def verify_file(subject: str, path: Path, sha256: str, size: int) -> None:
+    """Raise unless the file at `path` has exactly `size` bytes hashing to `sha256`."""
+    actual_size = path.stat().st_size
+    if actual_size != size:
+        raise SizeMismatch(subject, size, actual_size)
+    digest, _ = hash_file(path)
+    if digest != sha256:
+        raise DigestMismatch(subject, sha256, digest)

@@ -11,6 +11,7 @@ import httpx
 
 from client_fetch.backoff import Backoff
 from client_fetch.cache import HostCache
+from client_fetch.chunk_indexes import ChunkIndexes
 from client_fetch.errors import UsageError
 from client_fetch.fetcher import Fetcher, FetchPolicy
 from client_fetch.manifest_client import ManifestClient
@@ -19,11 +20,14 @@ from client_fetch.progress import Progress
 from client_fetch.rates import RateBook
 from client_fetch.settings import ClientSettings
 from client_fetch.sources.base import ImageSource
+from client_fetch.sources.chunked_source import ChunkedSource
+from client_fetch.sources.delta_source import DeltaSource
 from client_fetch.sources.http_source import HttpSource
 from client_fetch.sources.swarm_source import SwarmSource
-from client_fetch.tracker_scrape import scrape
+from client_fetch.tracker_scrape import SwarmCounts, scrape
 from image_format.envelope import PublicKey, load_public_keys
 from image_format.errors import KeyFormatError
+from image_format.manifest import TorrentRef
 from swarm.config import SwarmConfig
 
 
@@ -80,7 +84,7 @@ def swarm_config(settings: ClientSettings) -> SwarmConfig:
     )
 
 
-def http_sources(settings: ClientSettings) -> list[ImageSource]:
+def http_sources(settings: ClientSettings) -> list[HttpSource]:
     return [
         HttpSource(
             url,
@@ -104,13 +108,21 @@ def planner_for(
         stall_timeout_seconds=settings.swarm_stall_timeout_seconds,
         resume_path=cache.resume_path,
     )
-    return SourcePlanner(
-        via,
-        http_sources(settings),
-        swarm,
-        lambda torrent: scrape(client, settings.servers, torrent),
-        settings.swarm_min_peers,
-    )
+    http = http_sources(settings)
+
+    def swarm_size(torrent: TorrentRef) -> SwarmCounts | None:
+        return scrape(client, settings.servers, torrent)
+
+    updates: list[ImageSource] = [
+        DeltaSource(cache, http, swarm, swarm_size),
+        ChunkedSource(
+            settings.servers,
+            client,
+            ChunkIndexes(cache, client, settings.servers),
+            parallel_requests=settings.chunk_parallel_requests,
+        ),
+    ]
+    return SourcePlanner(via, http, swarm, swarm_size, settings.swarm_min_peers, updates)
 
 
 @contextmanager

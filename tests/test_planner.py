@@ -41,6 +41,7 @@ class FakeSource:
     name: str
     method: str
     bytes_to_move: int | None = SIZE
+    local_bytes: int = 0
     writes_in_order: bool = True
     asked: list[tuple[str, int]] = field(default_factory=list)
 
@@ -48,7 +49,9 @@ class FakeSource:
         self.asked.append((manifest.ref, resume_offset))
         if self.bytes_to_move is None:
             raise SourceUnavailable(self.name, "cannot serve (fake)")
-        return Estimate(self.name, self.method, self.bytes_to_move, "fake")
+        return Estimate(
+            self.name, self.method, self.bytes_to_move, "fake", local_bytes=self.local_bytes
+        )
 
     def fetch(
         self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
@@ -194,15 +197,22 @@ def test_via_an_update_method_uses_only_those_sources_smallest_first(via: str) -
 
 
 def test_update_sources_that_save_bytes_go_first_smallest_first_then_the_whole_image_rule() -> None:
-    chunks = FakeSource("chunks", "chunks", bytes_to_move=400)
-    delta = FakeSource("delta", "delta", bytes_to_move=30)
+    chunks = FakeSource("chunks", "chunks", bytes_to_move=400, local_bytes=600)
+    delta = FakeSource("delta", "delta", bytes_to_move=30, local_bytes=SIZE)
     plan = planner("auto", seeders(2, 3), updates=[chunks, delta]).plan(manifest())
     assert names(plan) == ["delta", "chunks", "swarm", "http://a.example", "http://b.example"]
     assert plan.reason.startswith("delta: 30 of 1000 bytes to move; swarm first")
 
 
+def test_update_sources_that_use_nothing_cached_are_left_out_for_a_cold_host() -> None:
+    # Chunks of a sparse image move less than its size, but with no donors that is no update.
+    cold_chunks = FakeSource("chunks", "chunks", bytes_to_move=SIZE // 2, local_bytes=0)
+    plan = planner("auto", seeders(0), updates=[cold_chunks]).plan(manifest())
+    assert names(plan) == ["http://a.example", "http://b.example"]
+
+
 def test_update_sources_that_save_nothing_are_left_out_and_http_stays_last() -> None:
-    whole = FakeSource("chunks", "chunks", bytes_to_move=SIZE)
+    whole = FakeSource("chunks", "chunks", bytes_to_move=SIZE, local_bytes=SIZE)
     plan = planner("auto", seeders(0), updates=[whole]).plan(manifest())
     assert names(plan) == ["http://a.example", "http://b.example"]
     assert plan.sources[-1].method == "http"

@@ -79,13 +79,15 @@ class HostCache:
         """The committed image, or None; a wrong-sized one is quarantined. Touches last use."""
         return self._images.lookup(digest, expected_size)
 
-    def lookup_ref(self, name: str, version: str) -> CachedRef | None:
-        """`name@version` from its recorded manifest, if that image is committed (no pin)."""
+    def lookup_ref(self, name: str, version: str, *, touch: bool = True) -> CachedRef | None:
+        """`name@version` from its recorded manifest, if that image is committed (no pin).
+
+        `touch=False`: a look that is not a use (planning, listing), LRU order unchanged."""
         recorded = self._manifests.read(name, version)
         if recorded is None:
             return None
         digest, size, envelope = recorded
-        path = self._images.lookup(digest, size)
+        path = self._images.lookup(digest, size, touch=touch)
         if path is None:
             return None
         return CachedRef(name, version, digest, size, path, envelope)

@@ -35,7 +35,10 @@ class ImageStore:
     def __init__(self, layout: CacheLayout) -> None:
         self._layout = layout
 
-    def lookup(self, digest: str, expected_size: int) -> Path | None:
+    def lookup(self, digest: str, expected_size: int, *, touch: bool = True) -> Path | None:
+        """The committed image, if present with the right size (a wrong size is quarantined).
+
+        `touch=False` for looks that are not a use (planning), so LRU order is kept."""
         path = self._layout.image(digest)
         with cache_errors(self._layout.root, f"cannot look up {digest}"):
             try:
@@ -45,7 +48,8 @@ class ImageStore:
             if not stat.S_ISREG(info.st_mode) or info.st_size != expected_size:
                 self.quarantine(digest)
                 return None
-        self.touch_access(digest)
+        if touch:
+            self.touch_access(digest)
         return path
 
     def promote(self, digest: str, partial: Path) -> Path:

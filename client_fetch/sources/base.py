@@ -27,6 +27,8 @@ class Estimate:
     method: str
     bytes_to_move: int
     from_where: str
+    local_bytes: int = 0
+    """Bytes the source takes from this host (a cached base, donor images) instead of moving."""
 
 
 @dataclass
@@ -42,7 +44,12 @@ class FetchReport:
 
     @property
     def total(self) -> int:
-        return sum(self.bytes_by_source.values())
+        """Bytes moved over the network: origins named `local:...` (donor images) are not."""
+        return sum(
+            count
+            for origin, count in self.bytes_by_source.items()
+            if not origin.startswith("local:")
+        )
 
 
 class ImageSource(Protocol):

@@ -63,9 +63,15 @@ class HttpSource:
     def fetch(
         self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
     ) -> None:
-        if partial.size >= manifest.size:
+        self.fetch_blob(manifest.sha256, manifest.size, partial, progress, report)
+
+    def fetch_blob(
+        self, digest: str, size: int, partial: PartialFile, progress: Progress, report: FetchReport
+    ) -> None:
+        """Fill `partial` with the blob `digest` (`size` bytes), resuming from what it holds."""
+        if partial.size >= size:
             return
-        url = self.server_url + blob_path(manifest.sha256)
+        url = self.server_url + blob_path(digest)
         offset = partial.size
         try:
             response = open_blob(
@@ -78,13 +84,11 @@ class HttpSource:
             raise self._unavailable(exc) from exc
         try:
             self._check_status(response, url, partial, progress)
-            self._copy_body(response, manifest, partial, progress, report)
+            self._copy_body(response, size, partial, progress, report)
         finally:
             response.close()
-        if partial.size < manifest.size:
-            raise SourceUnavailable(
-                self.name, f"body ended after {partial.size} of {manifest.size} bytes"
-            )
+        if partial.size < size:
+            raise SourceUnavailable(self.name, f"body ended after {partial.size} of {size} bytes")
 
     def _unavailable(self, exc: BlobTransferError) -> SourceUnavailable:
         if exc.stalled:
@@ -110,12 +114,12 @@ class HttpSource:
     def _copy_body(
         self,
         response: BlobResponse,
-        manifest: Manifest,
+        size: int,
         partial: PartialFile,
         progress: Progress,
         report: FetchReport,
     ) -> None:
-        while partial.size < manifest.size:
+        while partial.size < size:
             try:
                 block = response.read(self._read_bytes)
             except BlobTransferError as exc:
@@ -123,7 +127,7 @@ class HttpSource:
                     raise self._unavailable(exc) from exc
                 raise SourceUnavailable(
                     self.name,
-                    f"body ended after {partial.size} of {manifest.size} bytes ({exc})",
+                    f"body ended after {partial.size} of {size} bytes ({exc})",
                 ) from exc
             if not block:
                 return
@@ -131,6 +135,4 @@ class HttpSource:
             report.add(self.server_url, len(block))
             progress.advance(len(block))
         if response.read(1):
-            raise SourceUnavailable(
-                self.name, f"sent more than the manifest's {manifest.size} bytes"
-            )
+            raise SourceUnavailable(self.name, f"sent more than the manifest's {size} bytes")

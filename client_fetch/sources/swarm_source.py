@@ -23,7 +23,7 @@ from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
 from client_fetch.torrent_files import fetch_torrent
-from image_format.manifest import Manifest
+from image_format.manifest import Manifest, TorrentRef
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmStalled
 
@@ -64,7 +64,23 @@ class SwarmSource:
     def fetch(
         self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
     ) -> None:
-        torrent = self._torrent_bytes(manifest)
+        if manifest.torrent is None:
+            raise SourceUnavailable(self.name, "the manifest names no torrent")
+        self.fetch_file(manifest.torrent, manifest.sha256, partial.path, progress, report)
+
+    def fetch_file(
+        self,
+        ref: TorrentRef,
+        digest: str,
+        target: Path,
+        progress: Progress,
+        report: FetchReport,
+    ) -> None:
+        """Download the file of torrent `ref` (content `digest`) into `target` through the swarm."""
+        try:
+            torrent = fetch_torrent(self._client, self._servers, ref)
+        except SourceUnavailable as exc:
+            raise SourceUnavailable(self.name, exc.reason) from exc
         from swarm.download import download_file  # libtorrent loads only when the swarm is used
         from swarm.session import SwarmSession
 
@@ -76,10 +92,10 @@ class SwarmSource:
                 result = download_file(
                     session,
                     torrent,
-                    partial.path,
+                    target,
                     stall_timeout_seconds=self._stall_timeout,
                     on_progress=on_progress,
-                    resume_file=self._resume_path(manifest.sha256),
+                    resume_file=self._resume_path(digest),
                 )
         except SwarmStalled as exc:
             raise SourceUnavailable(self.name, f"stalled: {exc}") from exc
@@ -88,11 +104,3 @@ class SwarmSource:
         report.add(PEERS, result.bytes_from_peers)
         report.add(WEB_SEEDS, result.bytes_from_web_seeds)
         report.hash_failures += result.hash_failures
-
-    def _torrent_bytes(self, manifest: Manifest) -> bytes:
-        if manifest.torrent is None:
-            raise SourceUnavailable(self.name, "the manifest names no torrent")
-        try:
-            return fetch_torrent(self._client, self._servers, manifest.torrent)
-        except SourceUnavailable as exc:
-            raise SourceUnavailable(self.name, exc.reason) from exc

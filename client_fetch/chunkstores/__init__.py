@@ -1,0 +1,6 @@
+"""Chunk stores: get / has / put one content-addressed chunk by id (the sha256 of its bytes).
+
+Composites are stores too (desync's storerouter/cache idea): a `RouterStore` asks each store in
+turn, a `CachingStore` keeps a local store in front of a remote one, a `FailoverGroup` treats
+identical mirrors as one. Every store returns verified, uncompressed bytes.
+"""

@@ -1,0 +1,141 @@
+"""A delta: a cached older version plus a block-level patch makes the new image.
+
+Of the manifest's deltas, the one whose base is in the host cache with the smallest patch is
+used. The patch is fetched through the swarm when its own swarm has a seeder (a release to many
+hosts then does not push every patch through the origin), else over HTTP from each server in
+turn; its sha256 is checked against the signed manifest before it is applied. The base is pinned
+while the patch applies, so quota eviction cannot remove it. Apply checks the base's digest first
+and the result's after; the fetcher's verifier checks again.
+
+Not responsible for choosing itself over other sources (the planner does). Errors:
+`SourceUnavailable` when no delta has a cached base, or the patch cannot be had, does not match, or
+does not apply (a corrupt or truncated patch, another base): the fetcher then falls back;
+OSError propagates.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from client_fetch.cache import HostCache
+from client_fetch.errors import SourceUnavailable
+from client_fetch.partial_file import PartialFile
+from client_fetch.progress import Progress
+from client_fetch.sources.base import Estimate, FetchReport
+from client_fetch.sources.http_source import HttpSource
+from client_fetch.sources.swarm_source import SwarmSource
+from client_fetch.tracker_scrape import SwarmCounts
+from client_fetch.verifier import verify_file
+from image_format.delta import DeltaError, apply_delta
+from image_format.errors import DigestMismatch, SizeMismatch
+from image_format.manifest import DeltaRef, Manifest, TorrentRef
+
+
+@dataclass(frozen=True)
+class _Choice:
+    delta: DeltaRef
+    base_size: int
+
+
+class DeltaSource:
+    """Applies the cheapest usable patch to its cached base."""
+
+    method = "delta"
+    writes_in_order = False
+
+    def __init__(
+        self,
+        cache: HostCache,
+        http_sources: Sequence[HttpSource],
+        swarm: SwarmSource | None,
+        scrape: Callable[[TorrentRef], SwarmCounts | None],
+    ) -> None:
+        self._cache = cache
+        self._http = list(http_sources)
+        self._swarm = swarm
+        self._scrape = scrape
+
+    @property
+    def name(self) -> str:
+        return "delta"
+
+    def _choose(self, manifest: Manifest) -> _Choice:
+        cached = {entry.digest: entry.size for entry in self._cache.entries()}
+        usable = [
+            _Choice(delta, cached[delta.from_sha256])
+            for delta in manifest.deltas
+            if delta.from_sha256 in cached
+        ]
+        if not usable:
+            raise SourceUnavailable(self.name, "no delta starts from a cached version")
+        return min(usable, key=lambda choice: choice.delta.size)
+
+    def estimate(self, manifest: Manifest, resume_offset: int) -> Estimate:
+        choice = self._choose(manifest)
+        delta = choice.delta
+        where = f"patch from {delta.from_version} (cached), {self._patch_route(delta)}"
+        return Estimate(
+            f"delta from {delta.from_version}",
+            self.method,
+            delta.size,
+            where,
+            local_bytes=choice.base_size,
+        )
+
+    def _patch_route(self, delta: DeltaRef) -> str:
+        if self._swarm is not None and delta.torrent is not None:
+            counts = self._scrape(delta.torrent)
+            if counts is not None and counts.complete > 0:
+                return "swarm"
+        return "http"
+
+    def fetch(
+        self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
+    ) -> None:
+        choice = self._choose(manifest)
+        delta = choice.delta
+        task = f"delta-{os.getpid()}"
+        base = self._cache.claim(delta.from_sha256, choice.base_size, task)
+        if base is None:
+            raise SourceUnavailable(self.name, f"base {delta.from_version} left the cache")
+        try:
+            patch = self._fetch_patch(delta, progress, report)
+            try:
+                with patch.open("rb") as handle:
+                    apply_delta(base, handle, partial.path, expected_old_sha256=delta.from_sha256)
+            except DeltaError as exc:
+                self._cache.discard_partial(delta.sha256)
+                raise SourceUnavailable(self.name, f"patch does not apply: {exc}") from exc
+            self._cache.discard_partial(delta.sha256)
+        finally:
+            self._cache.unpin(task, delta.from_sha256)
+
+    def _fetch_patch(self, delta: DeltaRef, progress: Progress, report: FetchReport) -> Path:
+        """The verified patch file, in the cache's downloads/ as a partial of its digest."""
+        path = self._cache.partial_path(delta.sha256)
+        problems: list[str] = []
+        if self._patch_route(delta) == "swarm" and self._swarm is not None and delta.torrent:
+            try:
+                self._swarm.fetch_file(delta.torrent, delta.sha256, path, progress, report)
+                verify_file(f"patch {delta.sha256[:12]}", path, delta.sha256, delta.size)
+                return path
+            except (SourceUnavailable, DigestMismatch, SizeMismatch) as exc:
+                problems.append(f"swarm: {exc}")
+                self._cache.discard_partial(delta.sha256)
+        for source in self._http:
+            patch = PartialFile(path)
+            with patch:
+                patch.open_for_append(delta.size)
+                try:
+                    source.fetch_blob(delta.sha256, delta.size, patch, progress, report)
+                except SourceUnavailable as exc:
+                    problems.append(str(exc))
+                    continue
+            if patch.running_digest() == delta.sha256 and path.stat().st_size == delta.size:
+                return path
+            problems.append(f"{source.name}: the patch does not match the signed manifest")
+            self._cache.discard_partial(delta.sha256)
+        raise SourceUnavailable(self.name, "no patch: " + "; ".join(problems))
