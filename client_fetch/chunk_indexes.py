@@ -19,6 +19,7 @@ import httpx
 
 from client_fetch.cache import HostCache
 from client_fetch.errors import SourceUnavailable
+from client_fetch.verified_fetch import fetch_verified
 from image_format.chunks import ChunkIndex, ChunkIndexError
 from image_format.content_paths import blob_path
 from image_format.digest import validate_digest
@@ -55,21 +56,14 @@ class ChunkIndexes:
         return index
 
     def _download(self, ref: ChunkIndexRef) -> bytes:
-        problems: list[str] = []
-        for server in self._servers:
-            try:
-                response = self._client.get(server + blob_path(ref.sha256))
-            except httpx.HTTPError as exc:
-                problems.append(f"{server}: {exc!r}")
-                continue
-            data = response.content
-            if response.status_code != 200:
-                problems.append(f"{server}: HTTP {response.status_code}")
-            elif len(data) > MAX_INDEX_BYTES or hashlib.sha256(data).hexdigest() != ref.sha256:
-                problems.append(f"{server}: index does not match the signed manifest")
-            else:
-                return data
-        raise SourceUnavailable("chunk-index", "; ".join(problems) or "no server")
+        return fetch_verified(
+            self._client,
+            self._servers,
+            blob_path(ref.sha256),
+            ref.sha256,
+            max_bytes=MAX_INDEX_BYTES,
+            what="chunk index",
+        )
 
     def donors(self, exclude: str) -> list[tuple[Path, ChunkIndex]]:
         """Cached images (other than `exclude`) whose recorded manifest names a chunk index."""

@@ -28,7 +28,7 @@ import httpx
 
 from client_fetch.cache import HostCache
 from client_fetch.errors import SourceUnavailable
-from client_fetch.torrent_files import fetch_torrent
+from client_fetch.verified_fetch import fetch_torrent
 from image_format.envelope import PublicKey
 from image_format.errors import ManifestError
 from image_format.manifest import Manifest

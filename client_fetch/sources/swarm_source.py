@@ -22,7 +22,7 @@ from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
-from client_fetch.torrent_files import fetch_torrent
+from client_fetch.verified_fetch import fetch_torrent
 from image_format.manifest import Manifest, TorrentRef
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmStalled

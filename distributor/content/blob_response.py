@@ -132,3 +132,38 @@ class FileSliceResponse(Response):
                 return False  # the server dropped this block: the client had gone
             self.stats.record_bytes(self.digest, len(block))
         return True
+
+
+def serve_stored_file(
+    path: Path,
+    digest: str,
+    request_headers: Headers,
+    *,
+    media_type: str,
+    stats: OriginStats,
+    stats_key: str,
+    not_found: Exception,
+) -> Response:
+    """The whole answer for a content-addressed file: 200/206/304/416 with immutable headers.
+
+    `stats_key` is what the origin statistics count it under (the digest, or a shared key for
+    families of small objects). Raises `not_found` when the file does not exist.
+    """
+    try:
+        size = path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise not_found from exc
+    stats.record_request(stats_key)
+    plan = plan_blob_response(digest, size, request_headers)
+    if plan.body is None:
+        return Response(status_code=plan.status, headers=plan.headers)
+    return FileSliceResponse(
+        path,
+        plan.body,
+        size,
+        status_code=plan.status,
+        headers=plan.headers,
+        media_type=media_type,
+        digest=stats_key,
+        stats=stats,
+    )

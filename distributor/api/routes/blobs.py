@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from distributor.api import paths
 from distributor.api.deps import BlobDigest, BlobStoreDep, OriginStatsDep
-from distributor.content.blob_response import FileSliceResponse, plan_blob_response
+from distributor.content.blob_response import serve_stored_file
 from distributor.errors import BlobNotFound
 
 router = APIRouter(tags=["content"])
@@ -23,22 +23,12 @@ BLOB_MEDIA_TYPE = "application/octet-stream"
 async def get_blob(
     digest: BlobDigest, request: Request, store: BlobStoreDep, stats: OriginStatsDep
 ) -> Response:
-    path = store.path(digest)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError as exc:
-        raise BlobNotFound(digest) from exc
-    stats.record_request(digest)
-    plan = plan_blob_response(digest, size, request.headers)
-    if plan.body is None:
-        return Response(status_code=plan.status, headers=plan.headers)
-    return FileSliceResponse(
-        path,
-        plan.body,
-        size,
-        status_code=plan.status,
-        headers=plan.headers,
+    return serve_stored_file(
+        store.path(digest),
+        digest,
+        request.headers,
         media_type=BLOB_MEDIA_TYPE,
-        digest=digest,
         stats=stats,
+        stats_key=digest,
+        not_found=BlobNotFound(digest),
     )

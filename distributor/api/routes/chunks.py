@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from distributor.api.deps import BlobDigest, OriginStatsDep, SettingsDep
 from distributor.chunks.publish_step import chunk_store
-from distributor.content.blob_response import FileSliceResponse, plan_blob_response
+from distributor.content.blob_response import serve_stored_file
 from distributor.errors import BlobNotFound
 from image_format.content_paths import chunk_path
 
@@ -40,22 +40,12 @@ class ChunkNotFound(BlobNotFound):
 async def get_chunk(
     digest: BlobDigest, request: Request, settings: SettingsDep, stats: OriginStatsDep
 ) -> Response:
-    path = chunk_store(settings).path(digest)
-    try:
-        size = path.stat().st_size
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise ChunkNotFound(digest) from exc
-    stats.record_request(CHUNKS_STATS_KEY)
-    plan = plan_blob_response(digest, size, request.headers)
-    if plan.body is None:
-        return Response(status_code=plan.status, headers=plan.headers)
-    return FileSliceResponse(
-        path,
-        plan.body,
-        size,
-        status_code=plan.status,
-        headers=plan.headers,
+    return serve_stored_file(
+        chunk_store(settings).path(digest),
+        digest,
+        request.headers,
         media_type=CHUNK_MEDIA_TYPE,
-        digest=CHUNKS_STATS_KEY,
         stats=stats,
+        stats_key=CHUNKS_STATS_KEY,
+        not_found=ChunkNotFound(digest),
     )

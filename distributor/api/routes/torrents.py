@@ -1,17 +1,20 @@
-"""Torrent files by the sha256 of their bytes: immutable, ETag revalidation, 404 when unknown."""
+"""Torrent files by the sha256 of their bytes: served like blobs (Range, ETag, immutable), 404
+when unknown; counted in the origin statistics under one key, `torrents`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from distributor.api.deps import BlobDigest, SettingsDep
+from distributor.api.deps import BlobDigest, OriginStatsDep, SettingsDep
+from distributor.content.blob_response import serve_stored_file
 from distributor.errors import BlobNotFound
 from distributor.torrents.publish_step import torrent_store
-from image_format.content_paths import IMMUTABLE_CACHE_CONTROL, torrent_path
+from image_format.content_paths import torrent_path
 
 router = APIRouter(tags=["content"])
 
 TORRENT_MEDIA_TYPE = "application/x-bittorrent"
+TORRENTS_STATS_KEY = "torrents"
 _SAMPLE = "0" * 64
 TORRENT = torrent_path(_SAMPLE).replace(_SAMPLE, "{digest}")
 
@@ -27,17 +30,15 @@ class TorrentNotFound(BlobNotFound):
 
 
 @router.api_route(TORRENT, methods=["GET", "HEAD"], response_class=Response)
-async def get_torrent(digest: BlobDigest, request: Request, settings: SettingsDep) -> Response:
-    path = torrent_store(settings).path(digest)
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise TorrentNotFound(digest) from exc
-    etag = f'"{digest}"'
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE_CACHE_CONTROL}
-    wanted = request.headers.get("if-none-match")
-    if wanted is not None and etag in {tag.strip().removeprefix("W/") for tag in wanted.split(",")}:
-        return Response(status_code=304, headers=headers)
-    body = b"" if request.method == "HEAD" else data
-    headers["Content-Length"] = str(len(data))
-    return Response(body, headers=headers, media_type=TORRENT_MEDIA_TYPE)
+async def get_torrent(
+    digest: BlobDigest, request: Request, settings: SettingsDep, stats: OriginStatsDep
+) -> Response:
+    return serve_stored_file(
+        torrent_store(settings).path(digest),
+        digest,
+        request.headers,
+        media_type=TORRENT_MEDIA_TYPE,
+        stats=stats,
+        stats_key=TORRENTS_STATS_KEY,
+        not_found=TorrentNotFound(digest),
+    )
