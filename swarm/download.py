@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmFailed, SwarmStalled, SwarmStopped
 from swarm.session import SwarmSession
 from swarm.status import TorrentStatus
@@ -45,19 +46,25 @@ def download_file(
 
     Piece hashes are checked by libtorrent; the whole-file sha256 is the caller's job. Resume data
     goes to `resume_file` every `resume_save_seconds` and at the end, so a killed process continues.
-    `on_added` sees the torrent once added (to connect peers directly). The torrent is removed from
+    `on_added` sees the torrent once added (to connect peers directly). The torrent's web seeds
+    join only as a fallback (`SwarmConfig.web_seed_fallback_seconds`: no progress for that long,
+    or no peer at all after `web_seed_no_peer_seconds`). The torrent is removed from
     the session on return. Raises `SwarmStalled` when bytes done did not grow for
     `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped` when
     `should_stop()` turns True, `TorrentInvalid` for bad torrent bytes.
     """
     started = time.monotonic()
     resume_data = _read_resume(resume_file)
-    handle = session.add_download(torrent, target_file, resume_data=resume_data)
+    fallback = _WebSeedFallback(session.config)
+    handle = session.add_download(
+        torrent, target_file, resume_data=resume_data, web_seeds=not fallback.enabled
+    )
     try:
         if on_added is not None:
             on_added(handle)
         status = _run(
             handle,
+            fallback,
             stall_timeout_seconds,
             on_progress,
             resume_file,
@@ -77,8 +84,33 @@ def download_file(
     )
 
 
+class _WebSeedFallback:
+    """When a download started without its web seeds adds them (`SwarmConfig`): no peer at all
+    `web_seed_no_peer_seconds` after the start, or no progress for `web_seed_fallback_seconds`."""
+
+    def __init__(self, config: SwarmConfig) -> None:
+        self.enabled = config.web_seed_fallback_seconds is not None
+        self._no_progress = config.web_seed_fallback_seconds or 0.0
+        self._no_peer = config.web_seed_no_peer_seconds
+        self._started = time.monotonic()
+        self._done = not self.enabled
+
+    def check(self, handle: SwarmTorrent, status: TorrentStatus, last_growth: float) -> bool:
+        """Add the web seeds if it is time; True when it just did."""
+        if self._done:
+            return False
+        now = time.monotonic()
+        lonely = status.num_peers == 0 and now - self._started >= self._no_peer
+        if lonely or now - max(last_growth, self._started) >= self._no_progress:
+            self._done = True
+            handle.add_web_seeds()
+            return True
+        return False
+
+
 def _run(
     handle: SwarmTorrent,
+    fallback: _WebSeedFallback,
     stall_timeout_seconds: float,
     on_progress: Callable[[int, int], None] | None,
     resume_file: Path | None,
@@ -101,11 +133,19 @@ def _run(
             # Let the last blocks' alerts arrive so the ledger counts every byte.
             time.sleep(POLL_SECONDS)
             return handle.status()
+        if fallback.check(handle, status, last_growth):
+            last_growth = now  # the stall clock restarts with the new source
         if should_stop is not None and should_stop():
             raise SwarmStopped(f"torrent {handle.key}: stopped at {status.total_done} bytes")
         if now - last_growth > stall_timeout_seconds:
             raise SwarmStalled(now - last_growth, status.total_done, status.total_wanted)
-        if resume_file is not None and now - last_resume >= resume_save_seconds:
+        # Resume data makes libtorrent trust it over the file: an empty snapshot taken before the
+        # first piece verified would throw away what a killed run wrote after it (no check).
+        if (
+            resume_file is not None
+            and status.total_done > 0
+            and now - last_resume >= resume_save_seconds
+        ):
             _save_resume(handle, resume_file)
             last_resume = now
         time.sleep(POLL_SECONDS)

@@ -45,15 +45,26 @@ class SwarmSession:
     # ---- adding and removing torrents --------------------------------------------------------
 
     def add_download(
-        self, torrent: bytes, target_file: Path, *, resume_data: bytes | None = None
+        self,
+        torrent: bytes,
+        target_file: Path,
+        *,
+        resume_data: bytes | None = None,
+        web_seeds: bool = True,
     ) -> SwarmTorrent:
         """Download the torrent's single file into exactly `target_file`.
 
         Whatever `target_file` already holds is checked piece by piece and kept (a prefix from a
-        killed run continues); `resume_data` from `save_resume_data()` skips that check.
+        killed run continues); `resume_data` from `save_resume_data()` skips that check. With
+        `web_seeds=False` the torrent starts without its web seeds (nor any saved in the resume
+        data); `SwarmTorrent.add_web_seeds()` adds them later.
         """
         parsed = parse_torrent(torrent)
         params = self._resume_params(resume_data, parsed.key)
+        if not web_seeds:
+            params.url_seeds = []
+            params.http_seeds = []
+            params.flags |= lt.torrent_flags.override_web_seeds
         return self._add(params, parsed, target_file, seed_mode=False)
 
     def add_seed(self, torrent: bytes, data_file: Path, *, seed_mode: bool = True) -> SwarmTorrent:

@@ -43,6 +43,7 @@ class SwarmTorrent:
         self._resume_lock = threading.Condition()
         self._resume_result: bytes | None = None
         self._resume_done = False
+        self._web_seeds_added = False
 
     @property
     def key(self) -> str:
@@ -120,6 +121,14 @@ class SwarmTorrent:
     def connect_peer(self, ip: str, port: int) -> None:
         """Connect to a peer directly (no tracker needed)."""
         self._handle.connect_peer((ip, port))
+
+    def add_web_seeds(self) -> None:
+        """Add the torrent's web seeds (for a download added with `web_seeds=False`); idempotent."""
+        if self._web_seeds_added:
+            return
+        self._web_seeds_added = True
+        for url in self.torrent.web_seeds:
+            self._handle.add_url_seed(url)
 
     def force_reannounce(self) -> None:
         self._handle.force_reannounce()
