@@ -78,20 +78,26 @@ def test_moved_blocks_are_copies_and_zero_runs_cost_nothing(tmp_path: Path) -> N
     (tmp_path / "new").write_bytes(new)
     patch, stats = make_patch(tmp_path / "old", tmp_path / "new")
     assert stats.blocks["copy"] == 64 and stats.blocks["zero"] == 4096
-    assert stats.blocks["literal"] == stats.blocks["xor"] == 0
+    assert stats.blocks["literal"] == stats.blocks["delta"] == 0
     assert len(patch) < 1024  # 64 copy records and one zero run
     assert roundtrip(tmp_path, old, new) == new
 
 
-def test_in_place_edits_become_xor(tmp_path: Path) -> None:
+def test_edits_are_deltas_against_the_old_blocks(tmp_path: Path) -> None:
     old = random.Random(3).randbytes(TEST_BLOCK * 32)
     new = bytearray(old)
     for block in range(0, 32, 2):
         new[block * TEST_BLOCK + 7] ^= 1
     (tmp_path / "old").write_bytes(old)
     (tmp_path / "new").write_bytes(bytes(new))
-    _patch, stats = make_patch(tmp_path / "old", tmp_path / "new")
-    assert stats.blocks == {"zero": 0, "same": 16, "copy": 0, "literal": 0, "xor": 16}
+    patch, stats = make_patch(tmp_path / "old", tmp_path / "new")
+    assert stats.blocks == {"zero": 0, "same": 16, "copy": 0, "literal": 0, "delta": 16}
+    assert len(patch) < 2048  # 16 one-byte edits, not 16 blocks of random bytes
+    shifted = old[:1000] + b"inserted" + old[1000:]  # everything after the edit moves
+    (tmp_path / "new").write_bytes(shifted)
+    patch, stats = make_patch(tmp_path / "old", tmp_path / "new")
+    assert stats.blocks["delta"] == 32 and len(patch) < 1024  # block 0 is unchanged
+    assert roundtrip(tmp_path, old, shifted) == shifted
 
 
 def test_header_names_both_images(tmp_path: Path) -> None:

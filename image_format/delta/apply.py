@@ -23,14 +23,15 @@ from image_format.delta.header import HEADER_SIZE, DeltaHeader, read_header
 from image_format.delta.output import SparseOutput
 from image_format.delta.records import (
     COPY,
+    DELTA,
     END,
     LITERAL,
     MAX_PAYLOAD_BLOCKS,
     SAME,
-    XOR,
     ZERO,
     RecordReader,
 )
+from image_format.delta.runs import read_delta_run
 from image_format.digest import hash_file
 
 COPY_STEP_BLOCKS = 256
@@ -71,7 +72,7 @@ def _decode(header: DeltaHeader, reader: RecordReader, old_fd: int, output: Spar
     number = 0
     while True:
         op = reader.read_op()
-        src = reader.read_varint() if op in (COPY, XOR) else 0
+        src = reader.read_varint() if op == COPY else 0
         count = reader.read_varint()
         if op == END:
             if count != new_blocks or number != new_blocks:
@@ -80,9 +81,9 @@ def _decode(header: DeltaHeader, reader: RecordReader, old_fd: int, output: Spar
             return
         if count == 0 or number + count > new_blocks:
             raise reader.corrupt(f"a run of {count} blocks at block {number} overflows the image")
-        if op in (COPY, XOR) and src + count > old_blocks:
+        if op == COPY and src + count > old_blocks:
             raise reader.corrupt(f"a run reads old blocks {src}+{count} of {old_blocks}")
-        if op in (LITERAL, XOR) and count > MAX_PAYLOAD_BLOCKS:
+        if op in (LITERAL, DELTA) and count > MAX_PAYLOAD_BLOCKS:
             raise reader.corrupt(f"a payload run of {count} blocks exceeds the limit")
         if op == ZERO:
             output.skip(count * bs)
@@ -94,10 +95,7 @@ def _decode(header: DeltaHeader, reader: RecordReader, old_fd: int, output: Spar
         elif op == LITERAL:
             output.write(reader.read_exact(count * bs))
         else:
-            payload = reader.read_exact(count * bs)
-            base = _read_old(old_fd, src * bs, count * bs)
-            value = int.from_bytes(payload, "little") ^ int.from_bytes(base, "little")
-            output.write(value.to_bytes(count * bs, "little"))
+            output.write(read_delta_run(reader, old_fd, bs, old_blocks, count))
         number += count
 
 

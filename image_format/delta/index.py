@@ -3,7 +3,7 @@
 Open addressing in two `array`s (8 + 8 bytes per slot, at most half full): about 32 bytes per
 indexed block, so a 5 GiB image with every block non-zero costs 42 MiB. The table is capped at
 `MAX_ENTRIES` indexed blocks (256 MiB of table, 32 GiB of non-zero old data at 4 KiB blocks);
-old blocks past the cap are not indexed (they can still be reused in place by SAME and XOR), so
+old blocks past the cap are not indexed (SAME and DELTA still reuse them), so
 memory stays bounded whatever the image size. All-zero blocks are never indexed (ZERO is free).
 
 Hashes are 8-byte BLAKE2b; a hit is only a candidate: `make` compares the bytes before using it.

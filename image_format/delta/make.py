@@ -1,13 +1,11 @@
 """Making a patch: two streamed passes, bounded memory, whatever the image sizes.
 
 Pass 1 reads OLD once: its sha256 and a `BlockIndex` of its non-zero blocks. Pass 2 reads NEW
-once, in step with OLD at the same offsets, and gives each block of NEW (the last one padded with
-zeros) the first operation that fits: ZERO (all zero: free), SAME (the old block at the same
-offset), COPY (the old block the previous copy predicts, else any old block with the same hash,
-bytes compared), XOR (with the same-offset or the predicted old block, when that leaves at least
-`XOR_MIN_ZERO_BYTES` of the block zero), else LITERAL. LITERAL and XOR payloads go through one
-streaming zstd compressor with long-distance matching. Memory: the index (see `index`), the
-compressor's window (`2**window_log`) and its tables, and a few MiB of buffers.
+once, in step with OLD at the same offsets (an all-zero or unchanged MiB is one run), and hands
+each block to `diff.Differ`, which picks ZERO / SAME / COPY / DELTA / LITERAL. Records and
+LITERAL payloads go through one streaming zstd compressor (long-distance matching, window
+`2**window_log`). Memory: the index (see `index`), the compressor's window and tables, a few MiB
+of buffers and one DELTA run with its reference (at most 1 + 4 MiB).
 
 Not responsible for deciding whether a patch is worth offering (the publisher does). Error
 contract: OSError from reading inputs or writing `out` passes through; `DeltaInputChanged` when a
@@ -24,27 +22,17 @@ from pathlib import Path
 
 import zstandard
 
+from image_format.delta.diff import Differ, OldBlocks
 from image_format.delta.errors import DeltaInputChanged
 from image_format.delta.header import DeltaHeader
 from image_format.delta.index import BlockIndex, block_hash
-from image_format.delta.records import (
-    COPY,
-    LITERAL,
-    OP_NAMES,
-    SAME,
-    XOR,
-    ZERO,
-    ByteSink,
-    CountingWriter,
-    RecordWriter,
-)
+from image_format.delta.records import OP_NAMES, ByteSink, CountingWriter, RecordWriter
 from image_format.digest import hash_file
 
 DEFAULT_BLOCK_SIZE = 4096
-DEFAULT_LEVEL = 19
+DEFAULT_LEVEL = 12
 DEFAULT_WINDOW_LOG = 27
 DEFAULT_THREADS = 0
-XOR_MIN_ZERO_FRACTION = 0.5
 READ_BYTES = 1 << 20
 
 
@@ -95,7 +83,7 @@ def make_delta(
         level, window_log=window_log, enable_ldm=True, write_checksum=True, threads=threads
     )
     writer = RecordWriter(sink, params)
-    read_digest = _diff_new(old_path, new_path, header, index, writer)
+    read_digest = _diff_new(old_path, new_path, header, index, writer, level)
     if read_digest != new_digest:
         raise DeltaInputChanged("new", new_digest, read_digest)
     writer.finish(-(-new_size // block_size))
@@ -128,86 +116,41 @@ def _pad(chunk: bytes, block_size: int) -> bytes:
     return chunk + bytes(extra) if extra else chunk
 
 
-class _Old:
-    """Random access to OLD's blocks, zero-padded past its end."""
-
-    def __init__(self, fd: int, size: int, block_size: int) -> None:
-        self.fd = fd
-        self.block_size = block_size
-        self.blocks = -(-size // block_size)
-
-    def block(self, number: int) -> bytes:
-        data = os.pread(self.fd, self.block_size, number * self.block_size)
-        return data if len(data) == self.block_size else _pad(data, self.block_size)
-
-
 def _diff_new(
-    old_path: Path, new_path: Path, header: DeltaHeader, index: BlockIndex, writer: RecordWriter
+    old_path: Path,
+    new_path: Path,
+    header: DeltaHeader,
+    index: BlockIndex,
+    writer: RecordWriter,
+    level: int,
 ) -> str:
     bs = header.block_size
     hasher = hashlib.sha256()
     zero_chunk, zero = bytes(READ_BYTES), bytes(bs)
-    min_zeros = int(bs * XOR_MIN_ZERO_FRACTION)
     with old_path.open("rb") as old_file, new_path.open("rb") as new_file:
-        old = _Old(old_file.fileno(), header.old_size, bs)
+        old = OldBlocks(old_file.fileno(), header.old_size, bs)
+        differ = Differ(old, index, writer, level)
         number = 0
-        predicted = -1  # the old block the last COPY/XOR/SAME suggests for `number`
         while chunk := new_file.read(READ_BYTES):
             hasher.update(chunk)
             if chunk == zero_chunk:
-                writer.add_run(ZERO, READ_BYTES // bs)
+                differ.zero(READ_BYTES // bs)
                 number += READ_BYTES // bs
                 continue
             old_chunk = os.pread(old.fd, len(chunk), number * bs)
             if chunk == old_chunk:
-                writer.add_run(SAME, -(-len(chunk) // bs))
+                differ.same(number, -(-len(chunk) // bs))
                 number += -(-len(chunk) // bs)
-                predicted = number
                 continue
             chunk, old_chunk = _pad(chunk, bs), _pad(old_chunk, bs)
             for start in range(0, len(chunk), bs):
                 block = chunk[start : start + bs]
                 if block == zero:
-                    writer.add_run(ZERO, 1)
+                    differ.zero(1)
                 elif number < old.blocks and block == old_chunk[start : start + bs]:
-                    writer.add_run(SAME, 1)
-                    predicted = number + 1
+                    differ.same(number, 1)
                 else:
-                    predicted = _differs(block, number, predicted, old, index, writer, min_zeros)
+                    differ.other(block, number)
                 number += 1
+        differ.flush()
     return hasher.hexdigest()
-
-
-def _differs(
-    block: bytes,
-    number: int,
-    predicted: int,
-    old: _Old,
-    index: BlockIndex,
-    writer: RecordWriter,
-    min_zeros: int,
-) -> int:
-    """Encode a block that is neither zero nor same; return the prediction for the next block."""
-    guess = old.block(predicted) if 0 <= predicted < old.blocks else None
-    if guess == block:
-        writer.add(COPY, predicted)
-        return predicted + 1
-    found = index.get(block_hash(block))
-    if found is not None and old.block(found) == block:
-        writer.add(COPY, found)
-        return found + 1
-    best, best_zeros, best_src = b"", -1, 0
-    candidates = [(predicted, guess)] if guess is not None else []
-    if number < old.blocks and number != predicted:
-        candidates.append((number, old.block(number)))
-    value = int.from_bytes(block, "little")
-    for src, base in candidates:
-        xored = (value ^ int.from_bytes(base, "little")).to_bytes(len(block), "little")
-        zeros = xored.count(0)
-        if zeros > best_zeros:
-            best, best_zeros, best_src = xored, zeros, src
-    if best_zeros >= min_zeros:
-        writer.add(XOR, best_src, best)
-        return best_src + 1
-    writer.add(LITERAL, 0, block)
-    return predicted + 1 if predicted >= 0 else -1

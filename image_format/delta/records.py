@@ -1,9 +1,11 @@
 """The patch body: operation records and their payloads inside one zstd frame, then a trailer.
 
-Records (decompressed bytes): an opcode byte, unsigned LEB128 varints, then a payload of
-`count * block_size` bytes for LITERAL and XOR. Runs are merged: `count` consecutive blocks of the
-new image; COPY and XOR name the first old block index and advance by one per block. After the
-frame: `VIDDEND1` and the u64 length of header + frame, so a cut anywhere is noticed.
+Records (decompressed bytes): an opcode byte, unsigned LEB128 varints, then a payload: LITERAL
+carries `count * block_size` bytes; DELTA carries one inner zstd frame (its length is a field)
+that decompresses to `count * block_size` bytes with a run of OLD blocks as raw-content
+dictionary. Runs are merged: `count` consecutive blocks of the new image; COPY names the first
+old block and advances by one per block. After the frame: `VIDDEND1` and the u64 length of
+header + frame, so a cut anywhere is noticed.
 
 Not responsible for choosing operations (`make`) nor for executing them (`apply`). Error contract:
 `RecordReader` raises `DeltaCorrupt` (with the patch offset) for undecodable, truncated or
@@ -19,8 +21,8 @@ import zstandard
 
 from image_format.delta.errors import DeltaCorrupt
 
-END, ZERO, SAME, COPY, LITERAL, XOR = range(6)
-OP_NAMES = ("end", "zero", "same", "copy", "literal", "xor")
+END, ZERO, SAME, COPY, LITERAL, DELTA = range(6)
+OP_NAMES = ("end", "zero", "same", "copy", "literal", "delta")
 MAX_PAYLOAD_BLOCKS = 256
 TRAILER_MAGIC = b"VIDDEND1"
 _TRAILER = struct.Struct(">8sQ")
@@ -77,11 +79,11 @@ class RecordWriter:
         self.blocks_by_op = [0] * len(OP_NAMES)
 
     def add(self, op: int, src: int = 0, payload: bytes | None = None) -> None:
-        """One new block: `op` from old block `src` (COPY, XOR) with its payload (LITERAL, XOR)."""
+        """One new block: `op` from old block `src` (COPY) or with its payload (LITERAL)."""
         self.blocks_by_op[op] += 1
         if (
             op == self._op
-            and (op not in (COPY, XOR) or src == self._src + self._count)
+            and (op != COPY or src == self._src + self._count)
             and (payload is None or self._count < MAX_PAYLOAD_BLOCKS)
         ):
             self._count += 1
@@ -106,13 +108,22 @@ class RecordWriter:
         if self._count == 0:
             return
         head = bytes((self._op,))
-        if self._op in (COPY, XOR):
+        if self._op == COPY:
             head += varint(self._src)
         self._zw.write(head + varint(self._count))
         for block in self._payload:
             self._zw.write(block)
         self._payload.clear()
         self._count = 0
+
+    def add_delta(self, count: int, ref_start: int, ref_count: int, frame: bytes) -> None:
+        """`count` new blocks as one inner frame made against OLD blocks `ref_start` on."""
+        self._emit()
+        self._op = -1
+        self.blocks_by_op[DELTA] += count
+        fields = varint(count) + varint(ref_start) + varint(ref_count) + varint(len(frame))
+        self._zw.write(bytes((DELTA,)) + fields)
+        self._zw.write(frame)
 
     def finish(self, block_count: int) -> int:
         """Write END, close the frame, write the trailer; returns the patch's length in bytes."""
@@ -174,7 +185,7 @@ class RecordReader:
     def read_varint(self) -> int:
         value = shift = 0
         while True:
-            if self._pos >= len(self._buf):
+            while self._pos >= len(self._buf):
                 self._refill()
             byte = self._buf[self._pos]
             self._pos += 1

@@ -1,0 +1,120 @@
+"""Pass 2 of making a patch: choose the operation for each block of NEW, in order.
+
+A block is ZERO, SAME (OLD's block at the same number), or COPY (the OLD block the previous
+match predicts, else any OLD block with the same hash, bytes compared). Blocks that match nothing
+collect into a run (contiguous, at most `MAX_PAYLOAD_BLOCKS`); a run is written as one DELTA
+frame: zstd with the OLD blocks around where the run is predicted to come from (the old version
+of a changed file sits right after the last block copied from it) as raw-content dictionary,
+so shifted and edited content costs little (without a prediction: the OLD blocks at the same
+place). A run with neither (past OLD's end, nothing matched before) is LITERAL, compressed by the
+outer stream.
+
+Not responsible for reading NEW or writing the patch. No errors of its own (OSError passes).
+"""
+
+from __future__ import annotations
+
+import os
+
+import zstandard
+
+from image_format.delta.index import BlockIndex, block_hash
+from image_format.delta.records import (
+    COPY,
+    LITERAL,
+    MAX_PAYLOAD_BLOCKS,
+    SAME,
+    ZERO,
+    RecordWriter,
+)
+
+REF_BEFORE_BLOCKS = 4
+REF_AFTER_BLOCKS = 8
+MAX_REF_BLOCKS = 1024
+
+
+class OldBlocks:
+    """Random access to OLD's blocks, zero-padded past its end."""
+
+    def __init__(self, fd: int, size: int, block_size: int) -> None:
+        self.fd = fd
+        self.block_size = block_size
+        self.blocks = -(-size // block_size)
+
+    def read(self, number: int, count: int = 1) -> bytes:
+        size = count * self.block_size
+        data = os.pread(self.fd, size, number * self.block_size)
+        return data if len(data) == size else data + bytes(size - len(data))
+
+
+class Differ:
+    """Feeds one NEW block at a time (in order) to a `RecordWriter`."""
+
+    def __init__(self, old: OldBlocks, index: BlockIndex, writer: RecordWriter, level: int) -> None:
+        self._old = old
+        self._index = index
+        self._writer = writer
+        self._level = level
+        self._predicted = -1  # the OLD block the last match suggests for the next NEW block
+        self._run: list[bytes] = []
+        self._run_first_prediction = -1
+
+    def zero(self, count: int) -> None:
+        self.flush()
+        self._writer.add_run(ZERO, count)
+
+    def same(self, number: int, count: int) -> None:
+        self.flush()
+        self._writer.add_run(SAME, count)
+        self._predicted = number + count
+
+    def other(self, block: bytes, number: int) -> None:
+        """Block `number`: neither zero nor the same as OLD's at its number."""
+        predicted = self._predicted
+        if 0 <= predicted < self._old.blocks and self._old.read(predicted) == block:
+            self._copy(predicted)
+            return
+        found = self._index.get(block_hash(block))
+        if found is not None and self._old.read(found) == block:
+            self._copy(found)
+            return
+        if not self._run:
+            if not 0 <= predicted < self._old.blocks:  # no match yet: OLD at the same place
+                predicted = number if number < self._old.blocks else -1
+            self._run_first_prediction = predicted
+        self._run.append(block)
+        self._predicted = predicted + 1 if predicted >= 0 else -1
+        if len(self._run) >= MAX_PAYLOAD_BLOCKS:
+            self.flush()
+
+    def _copy(self, source: int) -> None:
+        self.flush()
+        self._writer.add(COPY, source)
+        self._predicted = source + 1
+
+    def flush(self) -> None:
+        """Write the pending run of unmatched blocks, if any."""
+        if not self._run:
+            return
+        run, first = self._run, self._run_first_prediction
+        self._run = []
+        if first < 0:
+            for block in run:
+                self._writer.add(LITERAL, 0, block)
+            return
+        start = max(0, first - REF_BEFORE_BLOCKS)
+        end = min(self._old.blocks, first + len(run) + REF_AFTER_BLOCKS, start + MAX_REF_BLOCKS)
+        reference = self._old.read(start, end - start)
+        data = b"".join(run)
+        params = zstandard.ZstdCompressionParameters.from_level(
+            self._level,
+            source_size=len(data) + len(reference),
+            write_checksum=False,
+            write_content_size=True,
+            write_dict_id=False,
+        )
+        dictionary = zstandard.ZstdCompressionDict(
+            reference, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        compressor = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params)
+        self._writer.add_delta(len(run), start, end - start, compressor.compress(data))
