@@ -56,7 +56,7 @@ class DistributorSettings(BaseSettings):
     torrent_private: bool = True
     # Delta patches made at publish (see distributor.deltas): from the previous K versions.
     delta_from_versions: int = Field(default=2, ge=0)
-    delta_zstd_level: int = Field(default=19, ge=1, le=22)
+    delta_zstd_level: int = Field(default=12, ge=1, le=22)
     # Content-addressed chunks made at publish (see distributor.chunks, docs/chunking.md).
     chunks_enabled: bool = True
     chunk_min_bytes: int = DEFAULT_PARAMS.min_size
