@@ -117,6 +117,7 @@ class ChunkedSource:
         finally:
             for store in http:
                 report.add(store.name, store.bytes_moved)
+                report.hash_failures += store.hash_failures
             report.add(DONORS, donors.bytes_read - donor_bytes_before)
 
     @staticmethod
