@@ -138,4 +138,7 @@ class DeltaSource:
                 return path
             problems.append(f"{source.name}: the patch does not match the signed manifest")
             self._cache.discard_partial(delta.sha256)
+        # A prefix one server left is resumed by the next one above; once every server failed it
+        # would only sit in downloads/ against the quota, whatever source delivers the image.
+        self._cache.discard_partial(delta.sha256)
         raise SourceUnavailable(self.name, "no patch: " + "; ".join(problems))
