@@ -1,7 +1,9 @@
 """A real HTTP server on loopback that forwards to a distributor and injects faults.
 
 It is a fake of our own protocol edge (a misbehaving mirror), not a mock: clients talk to it over
-real sockets. Faults apply to blob requests (`/v1/blobs/...`) unless they name manifests.
+real sockets. Faults apply to blob requests (`/v1/blobs/...`) unless they name manifests or chunks;
+`blob_digest` narrows the blob faults to one blob (a delta patch, say). Chunk faults
+(`/v1/chunks/sha256/<id>`) answer 404 for chosen ids or corrupt every chunk body.
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ class Faults:
     rate_bytes_per_second: float | None = None  # throttle blob bodies
     tamper_manifest: bool = False  # change a signed field without re-signing
     manifest_name: str | None = None  # serve the manifest of this ref instead (name@version)
+    blob_digest: str | None = None  # blob faults apply only to this digest (None: every blob)
+    chunk_missing: frozenset[str] = frozenset()  # answer 404 for these chunk ids
+    chunk_corrupt_offset: int | None = None  # flip this byte (clamped) of every chunk body
     blob_requests: int = 0
     blob_bytes_sent: int = 0
+    chunk_requests: int = 0
+    chunk_bytes_sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -51,6 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.server.faults
         path = self.path
         is_blob = path.startswith("/v1/blobs/")
+        is_chunk = path.startswith("/v1/chunks/")
         if not is_blob and faults.manifest_name and "/manifest" in path:
             name, _, version = faults.manifest_name.partition("@")
             path = f"/v1/images/{name}/versions/{version}/manifest"
@@ -58,8 +66,14 @@ class _Handler(BaseHTTPRequestHandler):
         if is_blob:
             with faults.lock:
                 faults.blob_requests += 1
-            if faults.status is not None:
+            if faults.status is not None and self._blob_faulted(path):
                 self._send_simple(faults.status, b'{"error":"injected"}')
+                return
+        if is_chunk:
+            with faults.lock:
+                faults.chunk_requests += 1
+            if path.rsplit("/", 1)[-1] in faults.chunk_missing:
+                self._send_simple(404, b'{"error":"injected: no such chunk"}')
                 return
         with (
             httpx.Client(timeout=60) as client,
@@ -67,7 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
                 "HEAD" if head else "GET", self.server.upstream + path, headers=headers
             ) as upstream,
         ):
-            if not is_blob and faults.tamper_manifest and upstream.status_code == 200:
+            if (
+                not is_blob
+                and not is_chunk
+                and faults.tamper_manifest
+                and upstream.status_code == 200
+            ):
                 document = json.loads(upstream.read())
                 document["signed"]["size"] = int(document["signed"]["size"]) + 1
                 self._send_simple(200, json.dumps(document).encode())
@@ -76,12 +95,31 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in upstream.headers.items():
                 if key.lower() not in ("transfer-encoding", "connection", "content-encoding"):
                     self.send_header(key, value)
+            self.send_header("Connection", "close")  # said, so clients do not reuse the socket
             self.end_headers()
             if head:
                 return
-            self._stream_body(upstream, is_blob)
+            if is_chunk:
+                self._send_chunk_body(upstream)
+            else:
+                self._stream_body(upstream, is_blob and self._blob_faulted(path))
+
+    def _blob_faulted(self, path: str) -> bool:
+        digest = self.server.faults.blob_digest
+        return digest is None or path.rstrip("/").rsplit("/", 1)[-1] == digest
+
+    def _send_chunk_body(self, upstream: httpx.Response) -> None:
+        faults = self.server.faults
+        body = bytearray(b"".join(upstream.iter_raw()))
+        if faults.chunk_corrupt_offset is not None and body:
+            body[min(faults.chunk_corrupt_offset, len(body) - 1)] ^= 0xFF
+        self._write(bytes(body))
+        with faults.lock:
+            faults.chunk_bytes_sent += len(body)
+        self.close_connection = True
 
     def _stream_body(self, upstream: httpx.Response, is_blob: bool) -> None:
+        """Forward the body; `is_blob`: the blob faults apply to it."""
         faults = self.server.faults
         start = 0
         content_range = upstream.headers.get("content-range", "")
@@ -133,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # a chunked fetch opens several connections at once
 
     def __init__(self, upstream: str, faults: Faults) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
