@@ -160,6 +160,7 @@ class Fetcher:
                 if outcome is None:
                     return report, source.method
                 kind, message = outcome
+                print(f"client-fetch: {message}; trying the next source", file=sys.stderr)
                 if kind == "corrupt":
                     distrusted.add(source.name)
                     corrupt.append(message)

@@ -29,7 +29,7 @@ from client_fetch.sources.http_source import HttpSource
 from client_fetch.sources.swarm_source import SwarmSource
 from client_fetch.tracker_scrape import SwarmCounts
 from client_fetch.verifier import verify_file
-from image_format.delta import DeltaError, apply_delta
+from image_format.delta import DeltaBaseMismatch, DeltaError, apply_delta
 from image_format.errors import DigestMismatch, SizeMismatch
 from image_format.manifest import DeltaRef, Manifest, TorrentRef
 
@@ -101,17 +101,23 @@ class DeltaSource:
         base = self._cache.claim(delta.from_sha256, choice.base_size, task)
         if base is None:
             raise SourceUnavailable(self.name, f"base {delta.from_version} left the cache")
+        damaged_base = False
         try:
             patch = self._fetch_patch(delta, progress, report)
             try:
                 with patch.open("rb") as handle:
                     apply_delta(base, handle, partial.path, expected_old_sha256=delta.from_sha256)
             except DeltaError as exc:
+                damaged_base = isinstance(exc, DeltaBaseMismatch)
                 self._cache.discard_partial(delta.sha256)
                 raise SourceUnavailable(self.name, f"patch does not apply: {exc}") from exc
             self._cache.discard_partial(delta.sha256)
         finally:
             self._cache.unpin(task, delta.from_sha256)
+            if damaged_base:
+                # The cached base no longer hashes to its name: quarantine it (the cache-hit fast
+                # path checks sizes only), so no task is ever handed the damaged file.
+                self._cache.verify([delta.from_sha256])
 
     def _fetch_patch(self, delta: DeltaRef, progress: Progress, report: FetchReport) -> Path:
         """The verified patch file, in the cache's downloads/ as a partial of its digest."""
