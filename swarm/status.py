@@ -68,9 +68,17 @@ class TransferLedger:
     def __init__(self, web_seeds: set[Endpoint]) -> None:
         self._web_seeds = set(web_seeds)
         self._by_endpoint: dict[Endpoint, int] = {}
+        self._web_seed_connected = False
+        self._peer_connected = False
 
     def learn_web_seed(self, endpoint: Endpoint) -> None:
         self._web_seeds.add(endpoint)
+        self._web_seed_connected = True
+
+    def learn_peer(self, endpoint: Endpoint) -> None:
+        """A BitTorrent peer (not a web seed) was connected at some point."""
+        if endpoint not in self._web_seeds:
+            self._peer_connected = True
 
     def add_block(self, endpoint: Endpoint, size: int) -> None:
         self._by_endpoint[endpoint] = self._by_endpoint.get(endpoint, 0) + size
@@ -79,7 +87,9 @@ class TransferLedger:
         """(bytes from peers, bytes from web seeds), summing to `total_payload_bytes`."""
         web = sum(n for ep, n in self._by_endpoint.items() if ep in self._web_seeds)
         seen = sum(self._by_endpoint.values())
-        if seen == 0:
+        if seen == 0:  # no block alert reached us (a loaded machine): go by who was connected
+            if self._web_seed_connected and not self._peer_connected:
+                return (0, total_payload_bytes)
             return (total_payload_bytes, 0)
         from_web = round(total_payload_bytes * web / seen)
         return (total_payload_bytes - from_web, from_web)

@@ -92,6 +92,8 @@ class SwarmTorrent:
         for peer in self._handle.get_peer_info():
             if peer.connection_type & (lt.peer_info.web_seed | lt.peer_info.http_seed):
                 self._ledger.learn_web_seed(_endpoint(peer.ip))
+            else:
+                self._ledger.learn_peer(_endpoint(peer.ip))
         from_peers, from_web_seeds = self._ledger.split(int(st.total_payload_download))
         error = self._error or (st.errc.message() if st.errc.value() else None)
         return TorrentStatus(
