@@ -140,3 +140,19 @@ def test_gc_keeps_a_manifest_whose_download_is_under_way(tmp_path: Path) -> None
     cache.partial_path(hashlib.sha256(data).hexdigest()).write_bytes(b"down")
     assert cache.gc().orphan_manifests == []
     assert (cache.root / "manifests" / "pending" / "1.json").exists()
+
+
+def test_gc_removes_a_delta_apply_left_behind_by_a_killed_fetch(tmp_path: Path) -> None:
+    cache = HostCache(tmp_path / "cache")
+    digest = hashlib.sha256(b"target").hexdigest()
+    downloads = cache.partial_path(digest).parent
+    leftover = downloads / f".{digest}.partial.x1y2.delta-tmp"
+    fresh = downloads / f".{digest}.partial.z3w4.delta-tmp"
+    leftover.write_bytes(b"half an image")
+    fresh.write_bytes(b"being written")
+    os.utime(leftover, (OLD, OLD))
+
+    report = cache.gc()
+
+    assert report.stale_tmp_files == [f"downloads/{leftover.name}"]
+    assert not leftover.exists() and fresh.exists()

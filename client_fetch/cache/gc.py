@@ -11,6 +11,7 @@ from client_fetch.cache.images import ImageStore
 from client_fetch.cache.layout import (
     ACCESS,
     ALL_DIRS,
+    DELTA_TMP_SUFFIX,
     DOWNLOADS,
     LOCK_SUFFIX,
     LOCKS,
@@ -100,7 +101,8 @@ class GarbageCollector:
         for folder in _folders_with_tmp_files(self._layout):
             for filename in list_dir(folder):
                 path = folder / filename
-                stale = filename.startswith(TMP_PREFIX) and _mtime(path) <= cutoff
+                temporary = filename.startswith(TMP_PREFIX) or filename.endswith(DELTA_TMP_SUFFIX)
+                stale = temporary and _mtime(path) <= cutoff
                 if stale and remove_if_exists(path):
                     report.stale_tmp_files.append(str(path.relative_to(self._layout.root)))
 

@@ -37,6 +37,7 @@ RESUME_SUFFIX = ".resume"
 MANIFEST_SUFFIX = ".json"
 LOCK_SUFFIX = ".lock"
 TMP_PREFIX = ".tmp-"
+DELTA_TMP_SUFFIX = ".delta-tmp"  # image_format.delta's apply output before its rename
 
 MAX_TASK_LENGTH = 128
 _TASK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
