@@ -8,6 +8,7 @@ Error contract: returns 1 (after printing why) when the server or the fetcher fa
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -15,13 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from distributor.catalog import open_catalog
+from distributor.commands.publish import publish
 from distributor.commands.sample_image import write_sample_image
-from distributor.keys import init_keys, load_signing_key
+from distributor.keys import init_keys
 from distributor.local_server import ServerStartFailed, start_local_server
-from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
-from distributor.storage.blob_store import LocalBlobStore
 
 SAMPLE_NAME, SAMPLE_VERSION = "sample", "1.0"
 FETCH_TIMEOUT_S = 300
@@ -79,18 +78,24 @@ def demo(directory: Path, size_mib: int, out: TextIO) -> int:
     try:
         with start_local_server(server_dir, dev=True, log_path=directory / "server.log") as server:
             print(f"server: {server.url} (log {server.log_path})", file=out)
-            settings = DistributorSettings(data_dir=server_dir)
-            catalog = open_catalog(settings.effective_catalog_url)
-            try:
-                publisher = Publisher(
-                    LocalBlobStore(settings.blob_root), catalog, load_signing_key(server_dir)
-                )
-                record = publisher.publish_file(sample, SAMPLE_NAME, SAMPLE_VERSION).record
-            finally:
-                catalog.close()
+            # The same pipeline as `distributor publish`: blob, torrent, chunks, signed manifest.
+            settings = DistributorSettings(data_dir=server_dir, public_url=server.url)
+            summary_out = io.StringIO()
+            publish(
+                settings,
+                SAMPLE_NAME,
+                SAMPLE_VERSION,
+                sample,
+                "image",
+                as_json=True,
+                out=summary_out,
+            )
+            record = json.loads(summary_out.getvalue().strip().splitlines()[-1])
+            torrent = record.get("torrent") or {}
             print(
-                f"published: {record.name}@{record.version} sha256:{record.sha256} "
-                f"({record.size} bytes)",
+                f"published: {record['name']}@{record['version']} sha256:{record['sha256']} "
+                f"({record['size']} bytes; torrent v1 {torrent.get('info_hash_v1', '-')}, "
+                "chunk index and signed manifest)",
                 file=out,
             )
             first = _fetch(server.url, public_key, cache_dir, out)
