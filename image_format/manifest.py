@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from image_format.digest import validate_digest
-from image_format.names import validate_name, validate_version
+from image_format.name_types import ImageName, ImageVersion
 
 MANIFEST_SCHEMA_VERSION = 1
 ContentKind = Literal["image", "data"]
@@ -75,8 +75,8 @@ class Manifest(_Model):
 
     schema_version: int = MANIFEST_SCHEMA_VERSION
     kind: ContentKind = "image"
-    name: str
-    version: str
+    name: ImageName
+    version: ImageVersion
     size: int = Field(ge=0)
     sha256: str
     created: str
@@ -84,16 +84,6 @@ class Manifest(_Model):
     torrent: TorrentRef | None = None
     chunk_index: ChunkIndexRef | None = None
     deltas: tuple[DeltaRef, ...] = ()
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return validate_name(value)
-
-    @field_validator("version")
-    @classmethod
-    def _valid_version(cls, value: str) -> str:
-        return validate_version(value)
 
     @field_validator("sha256")
     @classmethod

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from image_format.names import validate_name, validate_version
+from image_format.name_types import ImageName, ImageVersion
 
 MAX_REPORTED_BYTES = 1 << 60
 MAX_REPORTED_COUNT = 1 << 40
@@ -46,24 +46,14 @@ def _hex(value: str | None, length: int, what: str) -> str | None:
 class SeederTorrentStats(_Report):
     """One torrent a seeder holds: which version, its hashes, and cumulative counters."""
 
-    name: str
-    version: str
+    name: ImageName
+    version: ImageVersion
     info_hash_v1: str | None = None
     info_hash_v2: str | None = None
     uploaded_bytes: ByteCount = 0
     num_peers: Count = 0
     hash_failures: Count = 0
     state: str = Field(default="seeding", max_length=32)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return validate_name(value)
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        return validate_version(value)
 
     @field_validator("info_hash_v1")
     @classmethod
@@ -96,14 +86,9 @@ class SeederReport(_Report):
     means "the address this report comes from".
     """
 
-    seeder_id: str
+    seeder_id: ImageName
     listen_address: str
     torrents: list[SeederTorrentStats] = Field(default_factory=list, max_length=MAX_SEEDER_TORRENTS)
-
-    @field_validator("seeder_id")
-    @classmethod
-    def _seeder_id(cls, value: str) -> str:
-        return validate_name(value)
 
     @field_validator("listen_address")
     @classmethod
@@ -119,8 +104,8 @@ class SeederReport(_Report):
 class FetchReport(_Report):
     """What one `client-fetch get` did: which method produced the image, and from where."""
 
-    name: str
-    version: str
+    name: ImageName
+    version: ImageVersion
     method: FetchMethod
     outcome: FetchOutcome
     exit_code: int = Field(default=0, ge=0, le=255)
@@ -129,13 +114,3 @@ class FetchReport(_Report):
     bytes_from_mirrors: ByteCount = 0
     hash_failures: Count = 0
     seconds: float = Field(default=0.0, ge=0.0, le=1e7)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return validate_name(value)
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        return validate_version(value)
