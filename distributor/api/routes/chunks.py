@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from distributor.api import paths
 from distributor.api.deps import BlobDigest, OriginStatsDep, SettingsDep
 from distributor.chunks.publish_step import chunk_store
 from distributor.content.blob_response import serve_stored_file
 from distributor.errors import BlobNotFound
-from image_format.content_paths import chunk_path
 
 router = APIRouter(tags=["content"])
 
 CHUNK_MEDIA_TYPE = "application/zstd"
 CHUNKS_STATS_KEY = "chunks"
-_SAMPLE = "0" * 64
-CHUNK = chunk_path(_SAMPLE).replace(_SAMPLE, "{digest}")
 
 
 class ChunkNotFound(BlobNotFound):
@@ -36,7 +34,7 @@ class ChunkNotFound(BlobNotFound):
         self.args = (f"no chunk with id {chunk_id}",)
 
 
-@router.api_route(CHUNK, methods=["GET", "HEAD"], response_class=Response)
+@router.api_route(paths.CHUNK, methods=["GET", "HEAD"], response_class=Response)
 async def get_chunk(
     digest: BlobDigest, request: Request, settings: SettingsDep, stats: OriginStatsDep
 ) -> Response:

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from distributor.api import paths
 from distributor.api.deps import BlobDigest, OriginStatsDep, SettingsDep
 from distributor.content.blob_response import serve_stored_file
 from distributor.errors import BlobNotFound
 from distributor.torrents.publish_step import torrent_store
-from image_format.content_paths import torrent_path
 
 router = APIRouter(tags=["content"])
 
 TORRENT_MEDIA_TYPE = "application/x-bittorrent"
 TORRENTS_STATS_KEY = "torrents"
-_SAMPLE = "0" * 64
-TORRENT = torrent_path(_SAMPLE).replace(_SAMPLE, "{digest}")
 
 
 class TorrentNotFound(BlobNotFound):
@@ -29,7 +27,7 @@ class TorrentNotFound(BlobNotFound):
         self.args = (f"no torrent with sha256 {digest}",)
 
 
-@router.api_route(TORRENT, methods=["GET", "HEAD"], response_class=Response)
+@router.api_route(paths.TORRENT, methods=["GET", "HEAD"], response_class=Response)
 async def get_torrent(
     digest: BlobDigest, request: Request, settings: SettingsDep, stats: OriginStatsDep
 ) -> Response:
