@@ -30,10 +30,10 @@ class ChunkParams:
     to match, above it fewer, which narrows the size distribution around `avg_size`.
     """
 
-    min_size: int = 64 * KIB
-    avg_size: int = 256 * KIB
-    max_size: int = 1024 * KIB
-    zero_min_size: int = 64 * KIB
+    min_size: int = 4 * KIB
+    avg_size: int = 16 * KIB
+    max_size: int = 64 * KIB
+    zero_min_size: int = 4 * KIB
     normalization: int = 1
 
     def __post_init__(self) -> None:
