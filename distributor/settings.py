@@ -63,6 +63,7 @@ class DistributorSettings(BaseSettings):
     chunk_avg_bytes: int = DEFAULT_PARAMS.avg_size
     chunk_max_bytes: int = DEFAULT_PARAMS.max_size
     chunk_zstd_level: int = Field(default=DEFAULT_LEVEL, ge=1, le=22)
+    chunk_pack_bytes: int = Field(default=32 << 20, ge=1 << 20, le=1 << 31)
 
     @field_validator("tracker_ip_override_networks")
     @classmethod

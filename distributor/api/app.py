@@ -20,6 +20,7 @@ from distributor.api.routes import (
     health,
     images,
     manifests,
+    packs,
     stats,
     swarm_health,
     torrents,
@@ -52,6 +53,7 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     app.include_router(blobs.router)
     app.include_router(torrents.router)
     app.include_router(chunks.router)
+    app.include_router(packs.router)
     app.include_router(stats.router)
     app.include_router(tracker.router)
     app.include_router(swarm_health.router)

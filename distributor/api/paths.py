@@ -7,6 +7,7 @@ the FastAPI placeholder.
 from __future__ import annotations
 
 from image_format import content_paths
+from image_format.chunks.packs import pack_path
 
 _NAME, _VERSION, _DIGEST = "SAMPLENAME", "SAMPLEVERSION", "0" * 64
 
@@ -22,6 +23,7 @@ VERSION = _template(content_paths.version_path(_NAME, _VERSION))
 MANIFEST = _template(content_paths.manifest_path(_NAME, _VERSION))
 BLOB = _template(content_paths.blob_path(_DIGEST))
 CHUNK = _template(content_paths.chunk_path(_DIGEST))
+PACK = _template(pack_path(_DIGEST))
 TORRENT = _template(content_paths.torrent_path(_DIGEST))
 ORIGIN_STATS = f"{content_paths.API_PREFIX}/stats/origin"
 HEALTH = "/health"

@@ -70,7 +70,8 @@ def plan_blob_response(digest: str, size: int, request_headers: Headers) -> Blob
 
 
 class FileSliceResponse(Response):
-    """Streams `[span.start, span.end)` of `path`; a full transfer is span == whole file."""
+    """Streams `[span.start, span.end)` of an object stored at byte `base` of `path` (0: the
+    object is the whole file); a full transfer is span == the whole object (`file_size`)."""
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class FileSliceResponse(Response):
         media_type: str,
         digest: str,
         stats: OriginStats,
+        base: int = 0,
     ) -> None:
         super().__init__(status_code=status_code, headers=headers, media_type=media_type)
         self.path = path
@@ -90,6 +92,7 @@ class FileSliceResponse(Response):
         self.file_size = file_size
         self.digest = digest
         self.stats = stats
+        self.base = base
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
@@ -121,9 +124,9 @@ class FileSliceResponse(Response):
         offset, end = self.span.start, self.span.end
         while offset < end:
             count = min(STREAM_BLOCK_BYTES, end - offset)
-            block = await to_thread.run_sync(os.pread, fd, count, offset)
+            block = await to_thread.run_sync(os.pread, fd, count, self.base + offset)
             if not block:
-                raise OSError(f"{self.path} is shorter than {end} bytes")
+                raise OSError(f"{self.path} is shorter than {self.base + end} bytes")
             if gone.is_set():
                 return False
             offset += len(block)
@@ -143,16 +146,22 @@ def serve_stored_file(
     stats: OriginStats,
     stats_key: str,
     not_found: Exception,
+    within: tuple[int, int] | None = None,
 ) -> Response:
     """The whole answer for a content-addressed file: 200/206/304/416 with immutable headers.
 
     `stats_key` is what the origin statistics count it under (the digest, or a shared key for
-    families of small objects). Raises `not_found` when the file does not exist.
+    families of small objects). `within` = (offset, length): the object is that slice of the
+    file (a chunk inside a pack), and Range requests count from its start. Raises `not_found`
+    when the file does not exist or is shorter than the slice.
     """
     try:
-        size = path.stat().st_size
+        file_size = path.stat().st_size
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise not_found from exc
+    base, size = within if within is not None else (0, file_size)
+    if base + size > file_size:
+        raise not_found
     stats.record_request(stats_key)
     plan = plan_blob_response(digest, size, request_headers)
     if plan.body is None:
@@ -166,4 +175,5 @@ def serve_stored_file(
         media_type=media_type,
         digest=stats_key,
         stats=stats,
+        base=base,
     )

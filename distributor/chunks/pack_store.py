@@ -1,0 +1,179 @@
+"""Pack files of compressed chunks under `DATA/packs/`, and where each stored chunk lives.
+
+Layout: `sha256/ab/<digest>` (`image_format.chunks.packs.pack_relpath`), each pack the
+concatenated zstd frames of some chunks, named by the sha256 of its bytes, never changed. A
+small SQLite table beside them (`locations.sqlite`: chunk id → pack, offset, length) is how a
+publish knows a chunk is stored already (it is then not stored again) and how the per-chunk
+route finds a chunk's frame. A row is written only after its pack is durable and in place, so
+every row points at a complete pack; a pack whose rows were never written (a crash in between)
+is an orphan, harmless. Two publishes storing the same new chunk at once both keep their copy;
+the first row wins, and each index names the copy it wrote (both are valid).
+
+Not responsible for chunking, compressing or choosing what to store (the publish step) nor for
+HTTP. Error contract: `StorageError` for any file system or SQLite failure; `path` raises
+`InvalidDigest` for a malformed digest and never checks existence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from distributor.errors import StorageError
+from image_format.chunks import ChunkLocation
+from image_format.chunks.packs import MAX_PACK_BYTES, pack_relpath
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunk_locations (
+    chunk_id TEXT PRIMARY KEY,
+    pack TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL
+) WITHOUT ROWID
+"""
+
+
+class PackStore:
+    """Content-addressed packs below `root` and the locations of the chunks they hold."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._db_path = root / "locations.sqlite"
+
+    def path(self, digest: str) -> Path:
+        return self.root / pack_relpath(digest)
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._db_path, timeout=30.0)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(str(self._db_path), f"cannot open: {exc}") from exc
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            yield db
+            db.commit()
+        except sqlite3.Error as exc:
+            raise StorageError(str(self._db_path), f"chunk locations: {exc}") from exc
+        finally:
+            db.close()
+
+    def locate(self, chunk_id: str) -> ChunkLocation | None:
+        """Where `chunk_id`'s frame is stored, or None."""
+        return self.locate_many([chunk_id]).get(chunk_id)
+
+    @contextlib.contextmanager
+    def locator(self) -> Iterator[Callable[[str], ChunkLocation | None]]:
+        """`locate` on one open connection, for a publish asking about every chunk (one thread)."""
+        with self._db() as db:
+
+            def locate(chunk_id: str) -> ChunkLocation | None:
+                try:
+                    row = db.execute(
+                        "SELECT pack, offset, length FROM chunk_locations WHERE chunk_id = ?",
+                        (chunk_id,),
+                    ).fetchone()
+                except sqlite3.Error as exc:
+                    raise StorageError(str(self._db_path), f"chunk locations: {exc}") from exc
+                return None if row is None else ChunkLocation(*row)
+
+            yield locate
+
+    def locate_many(self, chunk_ids: Iterable[str]) -> dict[str, ChunkLocation]:
+        """The stored ones among `chunk_ids`, with their locations."""
+        wanted = list(dict.fromkeys(chunk_ids))
+        found: dict[str, ChunkLocation] = {}
+        with self._db() as db:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = db.execute(
+                    "SELECT chunk_id, pack, offset, length FROM chunk_locations"
+                    f" WHERE chunk_id IN ({marks})",
+                    batch,
+                )
+                for chunk_id, pack, offset, length in rows:
+                    found[chunk_id] = ChunkLocation(pack, offset, length)
+        return found
+
+    def writer(self) -> PackWriter:
+        """A new pack, written to a temp file until `seal`."""
+        return PackWriter(self)
+
+    def _record(self, entries: list[tuple[str, ChunkLocation]]) -> None:
+        with self._db() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO chunk_locations VALUES (?, ?, ?, ?)",
+                [(cid, loc.pack, loc.offset, loc.length) for cid, loc in entries],
+            )
+
+
+class PackWriter:
+    """Appends chunk frames to one pack; `seal` makes it durable, names it and records it."""
+
+    def __init__(self, store: PackStore) -> None:
+        self._store = store
+        self._hash = hashlib.sha256()
+        self._members: list[tuple[str, int, int]] = []
+        self.size = 0
+        try:
+            store.root.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".pack-", dir=store.root)
+        except OSError as exc:
+            raise StorageError(str(store.root), f"cannot start a pack: {exc}") from exc
+        self._temp = Path(temp)
+        self._handle = os.fdopen(fd, "wb")
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add(self, chunk_id: str, frame: bytes) -> None:
+        if self.size + len(frame) > MAX_PACK_BYTES:
+            raise StorageError(str(self._temp), "a pack cannot grow past 4 GiB")
+        try:
+            self._handle.write(frame)
+        except OSError as exc:
+            self.discard()
+            raise StorageError(str(self._temp), f"cannot write a pack: {exc}") from exc
+        self._hash.update(frame)
+        self._members.append((chunk_id, self.size, len(frame)))
+        self.size += len(frame)
+
+    def seal(self) -> list[tuple[str, ChunkLocation]]:
+        """Fsync, rename to `sha256/ab/<digest>` (an identical pack already there is kept) and
+        record the locations. Returns them; an empty pack is discarded and returns []."""
+        if not self._members:
+            self.discard()
+            return []
+        digest = self._hash.hexdigest()
+        target = self._store.path(digest)
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            os.chmod(self._temp, 0o644)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._temp, target)
+        except OSError as exc:
+            self.discard()
+            raise StorageError(str(target), f"cannot store a pack: {exc}") from exc
+        entries = [
+            (chunk_id, ChunkLocation(digest, offset, length))
+            for chunk_id, offset, length in self._members
+        ]
+        self._store._record(entries)
+        return entries
+
+    def discard(self) -> None:
+        """Drop the unsealed pack (nothing was recorded for it)."""
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        with contextlib.suppress(OSError):
+            self._temp.unlink()
