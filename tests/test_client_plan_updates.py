@@ -92,10 +92,10 @@ def test_a_delta_from_the_cached_version_goes_first_then_chunks_then_http(setup:
     delta_row, chunks_row, http_row = report["order"]
     assert delta_row["bytes_to_move"] == delta.size
     assert delta_row["from_where"] == "patch from 1 (cached), http"
-    assert chunks_row["bytes_to_move"] == cost.remote_uncompressed
+    assert chunks_row["bytes_to_move"] == cost.remote_max
     assert chunks_row["from_where"].startswith("donors cover ")
     assert http_row["source"] == setup.server.url and http_row["bytes_to_move"] == v2.size
-    assert delta.size < cost.remote_uncompressed < v2.size
+    assert delta.size < cost.remote_max < v2.size
     assert report["unavailable"] == []
 
     text = plan(setup, setup.host, "os@2", as_json=False)
@@ -114,7 +114,7 @@ def test_without_a_delta_from_a_cached_version_chunks_go_first(setup: Setup) -> 
     report = plan(setup, setup.host, "os@4")
     assert methods(report) == ["chunks", "http"]
     assert report["choice"] == "chunks"
-    assert report["reason"].startswith(f"chunks: {cost.remote_uncompressed} of {v4.size} bytes")
+    assert report["reason"].startswith(f"chunks: {cost.remote_max} of {v4.size} bytes")
     covered = int(report["order"][0]["from_where"].split()[2])
     assert 0 < covered < 100
     assert report["unavailable"] == [

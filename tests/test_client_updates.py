@@ -24,12 +24,13 @@ from client_fetch.backoff import Backoff
 from client_fetch.cache import HostCache
 from client_fetch.chunk_indexes import ChunkIndexes
 from client_fetch.chunkstores.http_store import HttpChunkStore
+from client_fetch.chunkstores.pack_mirror import PackMirror
 from client_fetch.fetcher import Fetcher, FetchPolicy
 from client_fetch.manifest_client import ManifestClient
 from client_fetch.planner import SourcePlanner
 from client_fetch.progress import Progress
 from client_fetch.sources.chunked_source import DONORS, ChunkedSource
-from image_format.content_paths import chunk_relpath
+from image_format.chunks import PackRange
 from image_format.envelope import load_public_keys
 from image_format.names import ImageRef
 from tests.fakes.fault_proxy import Faults, fault_proxy
@@ -44,6 +45,7 @@ from tests.update_helpers import (
     compressed_size,
     flip_byte,
     origin_bytes,
+    pack_file,
     publish_versions,
     served_index,
     signed_manifest,
@@ -156,7 +158,7 @@ def test_a_bad_delta_falls_back_to_chunks_and_the_result_verifies(
             held = {span.chunk_id for span in served_index(server, v2).spans}
             shared = next(s for s in v1_index.spans if not s.is_zero and s.chunk_id in held)
             flip_byte(cache / "images" / v1.sha256, shared.offset + 100)
-            extra_chunk_bytes = compressed_size(server, shared.chunk_id)  # no donor has it now
+            extra_chunk_bytes = compressed_size(server, v1, shared.chunk_id)  # no donor has it
         result = fetched(
             get(server, cache, published.ref(2), servers=servers), published.path(2), "chunks"
         )
@@ -230,7 +232,7 @@ def test_chunks_for_a_cold_host_write_zero_runs_as_holes(
     assert allocated(Path(result["cache_path"])) < v2.size - cost.zero_bytes // 2
 
 
-def test_a_chunk_missing_on_the_server_falls_back_to_http_which_resumes(
+def test_a_pack_missing_on_the_server_falls_back_to_http_which_resumes(
     server: RunningDistributor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DISTRIBUTOR_DELTA_FROM_VERSIONS", "0")  # no patch: auto tries chunks first
@@ -240,9 +242,10 @@ def test_a_chunk_missing_on_the_server_falls_back_to_http_which_resumes(
     cache = tmp_path / "cache"
     host_with_v1(server, published, cache)
     cost = chunk_cost(server, v2, [v1])
-    gone = cost.missing[len(cost.missing) // 2]
+    gone = cost.missing[0]
+    [pack] = {r.pack for r in cost.ranges}  # v2's new chunks: one pack of its own
     offset = next(s.offset for s in served_index(server, v2).spans if s.chunk_id == gone)
-    (server.data_dir / "chunks" / chunk_relpath(gone)).unlink()
+    pack_file(server, pack).unlink()
 
     only = get(
         server, cache, published.ref(2), "--via", "chunks", env={"CLIENT_FETCH_RETRY_ROUNDS": "1"}
@@ -252,30 +255,42 @@ def test_a_chunk_missing_on_the_server_falls_back_to_http_which_resumes(
     assert HostCache(cache).lookup(v2.sha256, v2.size) is None
 
     fetched(get(server, cache, published.ref(2)), published.path(2), "http")
-    # Chunks wrote everything before the missing one; HTTP resumed exactly there.
+    # Chunks wrote everything before the first missing one; HTTP resumed exactly there.
     assert origin_bytes(server, v2.sha256) == v2.size - offset
 
 
-def test_a_chunk_missing_on_one_mirror_comes_from_the_next(
+def _bytes_in(ranges: list[PackRange]) -> int:
+    return sum(r.length for r in ranges)
+
+
+def test_a_pack_missing_on_one_mirror_comes_from_the_next(
     server: RunningDistributor, deb: Published, tmp_path: Path
 ) -> None:
-    v1, v2 = deb.manifest(1), deb.manifest(2)
-    cache = tmp_path / "cache"
-    host_with_v1(server, deb, cache)
-    cost = chunk_cost(server, v2, [v1])
-    gone = cost.missing[0]
-    size = compressed_size(server, gone)
-    with fault_proxy(server.url, Faults(chunk_missing=frozenset({gone}))) as (mirror, faults):
-        run = get(server, cache, deb.ref(2), "--via", "chunks", servers=[mirror, server.url])
+    """A cold host needs ranges of v1's packs (what v2 shares) and of v2's own pack; the first
+    mirror lacks v2's pack, so those ranges come from the second."""
+    v2 = deb.manifest(2)
+    cost = chunk_cost(server, v2, [])
+    v2_pack = served_index(server, v2).packs()[-1]
+    on_server = [r for r in cost.ranges if r.pack == v2_pack]
+    on_mirror = [r for r in cost.ranges if r.pack != v2_pack]
+    assert on_server and on_mirror
+    with fault_proxy(server.url, Faults(chunk_missing=frozenset({v2_pack}))) as (mirror, faults):
+        run = get(
+            server, tmp_path / "cache", deb.ref(2), "--via", "chunks", servers=[mirror, server.url]
+        )
     result = fetched(run, deb.path(2), "chunks")
     by_source = result["bytes_by_source"]
-    assert by_source[server.url] == size * cost.missing.count(gone)
-    assert by_source[mirror] == faults.chunk_bytes_sent > 0
+    assert by_source[server.url] == _bytes_in(on_server)
+    assert by_source[mirror] == faults.chunk_bytes_sent == _bytes_in(on_mirror)
+    assert faults.chunk_requests == len(cost.ranges)  # every range asked of the mirror first
+    assert result["bytes_downloaded"] == cost.remote_max  # coalesced: nothing fetched twice
 
 
 def test_a_corrupt_chunk_from_one_mirror_is_fetched_from_the_other(
     server: RunningDistributor, deb: Published, tmp_path: Path
 ) -> None:
+    """The bad mirror flips byte 64 of every range it sends: the first chunk of each range fails
+    its check and is fetched alone from the other mirror; the rest of the range is kept."""
     v2 = deb.manifest(2)
     cost = chunk_cost(server, v2, [])
     with fault_proxy(server.url, Faults(chunk_corrupt_offset=64)) as (mirror, faults):
@@ -284,14 +299,28 @@ def test_a_corrupt_chunk_from_one_mirror_is_fetched_from_the_other(
         )
     result = fetched(run, deb.path(2), "chunks")
     by_source = result["bytes_by_source"]
-    assert cost.remote_min <= by_source[server.url] <= cost.remote_max
-    assert by_source[mirror] == faults.chunk_bytes_sent >= cost.remote_min
-    assert faults.chunk_requests == len(cost.missing)  # every chunk was asked of the bad mirror
+    first_frames = [r.members[0][1] for r in cost.ranges]
+    assert all(location.length > 64 for location in first_frames)
+    assert by_source[server.url] == sum(location.length for location in first_frames)
+    assert by_source[mirror] == faults.chunk_bytes_sent == cost.remote_max
+    assert faults.chunk_requests == len(cost.ranges)
     # Each bad chunk is a piece that failed its hash and was refetched (swarm health counts it).
-    assert result["hash_failures"] == len(cost.missing)
+    assert result["hash_failures"] == len(cost.ranges)
 
 
 # -- nothing moves when donors hold every chunk ---------------------------------------------------
+
+
+class UntouchableMirror(PackMirror):
+    """A server's packs that fail the test if anything asks them for a range."""
+
+    def __init__(self, url: str, client: httpx.Client, touched: list[str]) -> None:
+        super().__init__(url, client)
+        self.touched = touched
+
+    def read(self, pack: str, start: int, end: int) -> bytes:
+        self.touched.append(pack)
+        raise AssertionError(f"pack {pack} was read although donors hold every chunk")
 
 
 class UntouchableStore(HttpChunkStore):
@@ -371,6 +400,7 @@ def test_nothing_moves_when_donors_hold_every_chunk(
             ChunkIndexes(host, client, [server.url]),
             parallel_requests=4,
             store_factory=lambda url: UntouchableStore(url, client, touched),
+            mirror_factory=lambda url: UntouchableMirror(url, client, touched),
         )
         no_wait = Backoff(0.0, 0.0, sleep=lambda _: None)
         fetcher = Fetcher(

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from image_format.chunks import ChunkIndex
-from image_format.content_paths import blob_path, chunk_relpath, manifest_path
+from image_format.chunks import ChunkIndex, PackRange, plan_ranges
+from image_format.chunks.packs import pack_relpath
+from image_format.content_paths import blob_path, manifest_path
 from image_format.envelope import PublicKey
 from image_format.manifest import Manifest
 from image_format.signing import verify_signed_manifest
@@ -119,34 +120,45 @@ class ChunkCost:
 
     donor_bytes: int  # uncompressed bytes of the target's data chunks some donor holds
     remote_min: int  # compressed bytes of the distinct data chunks no donor holds
-    remote_max: int  # the same, counted once per span (a chunk used twice may be fetched twice)
-    remote_uncompressed: int  # uncompressed bytes of those spans (what `plan` estimates)
+    remote_max: int  # what the Range requests move: the frames and the gaps between them
+    remote_uncompressed: int  # uncompressed bytes of those spans
     zero_bytes: int  # bytes in zero chunks (holes)
     missing: list[str]  # ids of the data chunks no donor holds, in file order
+    ranges: list[PackRange]  # the Range requests a fetcher makes (default coalescing)
 
 
 def chunk_cost(server: RunningDistributor, target: Manifest, donors: list[Manifest]) -> ChunkCost:
     held = {span.chunk_id for donor in donors for span in served_index(server, donor).spans}
-    spans = served_index(server, target).spans
-    data = [span for span in spans if not span.is_zero]
+    index = served_index(server, target)
+    where = {span.chunk_id: location for span, location in index.located_spans()}
+    data = [span for span in index.spans if not span.is_zero]
     remote = [span for span in data if span.chunk_id not in held]
+    distinct = {span.chunk_id for span in remote}
+    ranges = plan_ranges((cid, where[cid]) for cid in distinct)
     return ChunkCost(
         donor_bytes=sum(span.size for span in data if span.chunk_id in held),
-        remote_min=sum(compressed_size(server, i) for i in {span.chunk_id for span in remote}),
-        remote_max=sum(compressed_size(server, span.chunk_id) for span in remote),
+        remote_min=sum(where[cid].length for cid in distinct),
+        remote_max=sum(r.length for r in ranges),
         remote_uncompressed=sum(span.size for span in remote),
-        zero_bytes=sum(span.size for span in spans if span.is_zero),
+        zero_bytes=sum(span.size for span in index.spans if span.is_zero),
         missing=[span.chunk_id for span in remote],
+        ranges=ranges,
     )
 
 
-def compressed_size(server: RunningDistributor, chunk_id: str) -> int:
-    """The size of a chunk as the server stores and serves it (one zstd frame)."""
-    return (server.data_dir / "chunks" / chunk_relpath(chunk_id)).stat().st_size
+def compressed_size(server: RunningDistributor, manifest: Manifest, chunk_id: str) -> int:
+    """The size of a chunk's zstd frame in its pack, as the version's index says."""
+    index = served_index(server, manifest)
+    return next(loc.length for span, loc in index.located_spans() if span.chunk_id == chunk_id)
+
+
+def pack_file(server: RunningDistributor, digest: str) -> Path:
+    """Where the server stores a pack."""
+    return server.data_dir / "packs" / pack_relpath(digest)
 
 
 def origin_stats(server: RunningDistributor) -> dict[str, dict[str, int]]:
-    """What the origin sent, per blob digest (and "chunks" for every chunk)."""
+    """What the origin sent, per blob digest (and "chunks", "packs" for all of each)."""
     blobs: dict[str, dict[str, int]] = httpx.get(f"{server.url}/v1/stats/origin").json()["blobs"]
     return blobs
 

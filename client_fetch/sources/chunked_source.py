@@ -1,9 +1,11 @@
 """CernVM-FS-style incremental fetch: the image rebuilt from content-addressed chunks.
 
 Chunks come from donors first (images already in the host cache, read and verified locally),
-then from the servers' chunk URLs: bounded parallel requests, identical mirrors as a failover
-group (a corrupt chunk from one mirror is fetched from the next). Zero chunks are holes. Chunks
-are appended in file order, so the partial file is hashed while written and the verifier needs no
+then from the servers: for a packed index (format 2), the missing chunks' frames are coalesced
+into a few Range requests of pack files (`PackRangeStore`: read-ahead, identical mirrors with
+failover, a corrupt chunk from one mirror fetched from the next); for an older index, one
+request per chunk URL (`HttpChunkStore` in a `FailoverGroup`). Zero chunks are holes. Chunks are
+appended in file order, so the partial file is hashed while written and the verifier needs no
 second pass; a resumed partial continues at the last whole chunk.
 
 Not responsible for choosing itself (the planner compares its estimate). Errors: `SourceUnavailable`
@@ -13,26 +15,54 @@ store; OSError propagates.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Sequence
+import contextlib
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
 from client_fetch.chunk_indexes import ChunkIndexes
-from client_fetch.chunkstores.base import ChunkStoreError
+from client_fetch.chunkstores.base import ChunkStore, ChunkStoreError
 from client_fetch.chunkstores.composites import FailoverGroup, RouterStore
 from client_fetch.chunkstores.donors import DonorStore
 from client_fetch.chunkstores.http_store import HttpChunkStore
+from client_fetch.chunkstores.pack_mirror import PackMirror
+from client_fetch.chunkstores.pack_ranges import PackRangeStore
 from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
-from image_format.chunks import ChunkCorrupt, ChunkIndex, ChunkSpan
+from image_format.chunks import ChunkCorrupt, ChunkIndex, ChunkSpan, PackRange, plan_ranges
+from image_format.chunks.packs import DEFAULT_MAX_GAP, DEFAULT_MAX_RANGE
 from image_format.manifest import Manifest
 
 DONORS = "local:donors"
+
+
+def plan_pack_ranges(
+    target: ChunkIndex,
+    spans: Sequence[ChunkSpan],
+    donors: DonorStore,
+    *,
+    max_gap: int = DEFAULT_MAX_GAP,
+    max_range: int = DEFAULT_MAX_RANGE,
+) -> tuple[list[PackRange], Counter[str]]:
+    """The Range requests that fetch what donors lack among `spans` of a packed `target`,
+    ordered by when the first of their chunks is written, and how often each chunk is used."""
+    locations = {span.chunk_id: location for span, location in target.located_spans()}
+    uses: Counter[str] = Counter()
+    first_use: dict[str, int] = {}
+    for number, span in enumerate(spans):
+        if span.is_zero or donors.has(span.chunk_id):
+            continue
+        uses[span.chunk_id] += 1
+        first_use.setdefault(span.chunk_id, number)
+    wanted = [(cid, locations[cid]) for cid in first_use if cid in locations]
+    ranges = plan_ranges(wanted, max_gap=max_gap, max_range=max_range)
+    ranges.sort(key=lambda r: min(first_use[cid] for cid, _ in r.members))
+    return ranges, uses
 
 
 class ChunkedSource:
@@ -49,11 +79,13 @@ class ChunkedSource:
         *,
         parallel_requests: int,
         store_factory: Callable[[str], HttpChunkStore] | None = None,
+        mirror_factory: Callable[[str], PackMirror] | None = None,
     ) -> None:
         self._servers = list(servers)
         self._indexes = indexes
         self._parallel = max(1, parallel_requests)
         self._store_factory = store_factory or (lambda url: HttpChunkStore(url, client))
+        self._mirror_factory = mirror_factory or (lambda url: PackMirror(url, client))
 
     @property
     def name(self) -> str:
@@ -79,11 +111,15 @@ class ChunkedSource:
             remaining = max(manifest.size - resume_offset, 0)
             return Estimate(self.name, self.method, remaining, "no donors: every chunk over HTTP")
         target, donors = self._target_and_donors(manifest, donor_indexes)
-        remote = sum(
-            span.size
-            for span in target.data_spans
-            if span.end > resume_offset and not donors.has(span.chunk_id)
-        )
+        if target.packed:  # what the Range requests will move, gaps included
+            spans = [span for span in target.spans if span.end > resume_offset]
+            remote = sum(r.length for r in plan_pack_ranges(target, spans, donors)[0])
+        else:
+            remote = sum(
+                span.size
+                for span in target.data_spans
+                if span.end > resume_offset and not donors.has(span.chunk_id)
+            )
         covered = donors.covered_bytes(target)
         where = f"donors cover {covered * 100 // max(manifest.size, 1)} %, the rest over HTTP"
         return Estimate(self.name, self.method, remote, where, local_bytes=covered)
@@ -94,31 +130,59 @@ class ChunkedSource:
         target, donors = self._target_and_donors(manifest)
         spans = self._spans_from(target, partial)
         progress.set_done(partial.size)
-        http = [self._store_factory(url) for url in self._servers]
-        remote = FailoverGroup(http)
-        router = RouterStore([donors, remote])
-
-        def get(span: ChunkSpan) -> bytes:
-            try:
-                return router.get(span.chunk_id, span.size)
-            except (ChunkStoreError, ChunkCorrupt) as exc:
-                raise SourceUnavailable(self.name, str(exc)) from exc
-
         donor_bytes_before = donors.bytes_read
-        try:
-            with ThreadPoolExecutor(self._parallel, thread_name_prefix="chunk") as pool:
-                window: deque[tuple[ChunkSpan, Future[bytes] | None]] = deque()
-                for span in spans:
-                    window.append((span, None if span.is_zero else pool.submit(get, span)))
-                    if len(window) >= self._parallel * 2:
+        with self._remote(target, spans, donors, report) as remote:
+            router = RouterStore([donors, remote])
+
+            def get(span: ChunkSpan) -> bytes:
+                try:
+                    return router.get(span.chunk_id, span.size)
+                except (ChunkStoreError, ChunkCorrupt) as exc:
+                    raise SourceUnavailable(self.name, str(exc)) from exc
+
+            try:
+                with ThreadPoolExecutor(self._parallel, thread_name_prefix="chunk") as pool:
+                    window: deque[tuple[ChunkSpan, Future[bytes] | None]] = deque()
+                    for span in spans:
+                        window.append((span, None if span.is_zero else pool.submit(get, span)))
+                        if len(window) >= self._parallel * 2:
+                            self._write_next(window, partial, progress)
+                    while window:
                         self._write_next(window, partial, progress)
-                while window:
-                    self._write_next(window, partial, progress)
+            finally:
+                report.add(DONORS, donors.bytes_read - donor_bytes_before)
+
+    @contextlib.contextmanager
+    def _remote(
+        self,
+        target: ChunkIndex,
+        spans: Sequence[ChunkSpan],
+        donors: DonorStore,
+        report: FetchReport,
+    ) -> Iterator[ChunkStore]:
+        """The servers as one chunk store: pack ranges for a packed index, else chunk URLs.
+        On the way out, what each server moved goes into `report`."""
+        if not target.packed:
+            http = [self._store_factory(url) for url in self._servers]
+            try:
+                yield FailoverGroup(http)
+            finally:
+                for store in http:
+                    report.add(store.name, store.bytes_moved)
+                    report.hash_failures += store.hash_failures
+            return
+        ranges, uses = plan_pack_ranges(target, spans, donors)
+        locations = {span.chunk_id: location for span, location in target.located_spans()}
+        mirrors = [self._mirror_factory(url) for url in self._servers]
+        try:
+            with PackRangeStore(
+                mirrors, ranges, locations, uses, read_ahead=self._parallel
+            ) as packs:
+                yield packs
         finally:
-            for store in http:
-                report.add(store.name, store.bytes_moved)
-                report.hash_failures += store.hash_failures
-            report.add(DONORS, donors.bytes_read - donor_bytes_before)
+            for mirror in mirrors:
+                report.add(mirror.name, mirror.bytes_moved)
+                report.hash_failures += mirror.hash_failures
 
     @staticmethod
     def _spans_from(target: ChunkIndex, partial: PartialFile) -> list[ChunkSpan]:

@@ -2,8 +2,9 @@
 
 It is a fake of our own protocol edge (a misbehaving mirror), not a mock: clients talk to it over
 real sockets. Faults apply to blob requests (`/v1/blobs/...`) unless they name manifests or chunks;
-`blob_digest` narrows the blob faults to one blob (a delta patch, say). Chunk faults
-(`/v1/chunks/sha256/<id>`) answer 404 for chosen ids or corrupt every chunk body.
+`blob_digest` narrows the blob faults to one blob (a delta patch, say). Chunk faults apply to
+chunks and packs (`/v1/chunks/sha256/<id>`, `/v1/packs/sha256/<digest>`): 404 for chosen ids or
+pack digests, or one byte flipped in every body (every Range of a pack).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Faults:
     tamper_manifest: bool = False  # change a signed field without re-signing
     manifest_name: str | None = None  # serve the manifest of this ref instead (name@version)
     blob_digest: str | None = None  # blob faults apply only to this digest (None: every blob)
-    chunk_missing: frozenset[str] = frozenset()  # answer 404 for these chunk ids
+    chunk_missing: frozenset[str] = frozenset()  # answer 404 for these chunk ids / pack digests
     chunk_corrupt_offset: int | None = None  # flip this byte (clamped) of every chunk body
     blob_requests: int = 0
     blob_bytes_sent: int = 0
@@ -58,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.server.faults
         path = self.path
         is_blob = path.startswith("/v1/blobs/")
-        is_chunk = path.startswith("/v1/chunks/")
+        is_chunk = path.startswith(("/v1/chunks/", "/v1/packs/"))
         if not is_blob and faults.manifest_name and "/manifest" in path:
             name, _, version = faults.manifest_name.partition("@")
             path = f"/v1/images/{name}/versions/{version}/manifest"
