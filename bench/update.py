@@ -2,15 +2,19 @@
 pair of ext4 images of a Debian root file system (v1 from debootstrap, v2 after package changes in
 a chroot; `bench.update_pair`), all measured in the same run.
 
-    python -m bench.update [--size-gib 1] [--json] [--skip-build] [--check]
+    python -m bench.update [--size-gib 1] [--json] [--skip-build] [--check] [--only chunks]
 
 Patches (v1 → v2): bytes, make and apply time (whole process, spawn to exit), peak RSS (each
 command in its own process, `ru_maxrss` from `wait4`), every result checked against v2's sha256:
 ours (`make_delta`/`apply_delta`, defaults), `zstd --patch-from=v1 --long=31` at -3 and -19,
 `xdelta3 -9 -B <image size>`, `rsync --no-whole-file --only-write-batch` + `zstd -19` of the batch.
 Chunks: the bytes a host holding v1 fetches to get v2 and the objects per GiB a server stores:
-ours (`image_format.chunks.DEFAULT_PARAMS`, zstd level of the distributor) against `casync make`
-at 16 and 64 KiB into one store. See bench/README.md.
+ours (the distributor's chunk step with its default settings: v1 then v2 published into pack
+files; the fetcher's range planner with v1 as the donor; v2 rebuilt from the donor and those
+ranges and checked against v2's sha256; bytes = what the Range requests return, gaps included;
+objects = v1's packs + its index blob) against `casync make` at 16 and 64 KiB into one store
+(bytes = v2's new chunk files; objects = v1's chunk files). `--only chunks` skips the patches.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -163,6 +167,7 @@ class ChunkResult:
     max_rss: int
     loads: list[float]
     detail: dict[str, Any] = field(default_factory=dict)
+    requests: int = 0  # HTTP requests a v1 host makes for v2's chunks (the index excluded)
 
 
 def _patch_result(
@@ -245,11 +250,17 @@ def patch_rsync(ctx: Context, rsync: Path, zstd: Path) -> PatchResult:
 
 
 def chunks_ours(ctx: Context) -> ChunkResult:
-    done, result = ctx.worker("chunks", ctx.pair.v1, ctx.pair.v2)
+    work = ctx.work / "chunks-ours"
+    remove(work)
+    done, result = ctx.worker("chunks", ctx.pair.v1, ctx.pair.v2, work)
+    remove(work)
+    if result["rebuilt_sha256"] != ctx.v2_sha256:
+        raise BenchError(f"v2 rebuilt from chunks has sha256 {result['rebuilt_sha256']}")
     p = result["params"]
     kib = 1024
     return ChunkResult(
-        f"ours {p['min'] // kib}/{p['avg'] // kib}/{p['max'] // kib} KiB, zstd {p['level']}",
+        f"ours {p['min'] // kib}/{p['avg'] // kib}/{p['max'] // kib} KiB, zstd {p['level']}, "
+        f"{p['pack_bytes'] // MIB} MiB packs",
         int(result["update_bytes"]),
         int(result["new_chunks"]),
         int(result["v1_objects"]),
@@ -258,6 +269,7 @@ def chunks_ours(ctx: Context) -> ChunkResult:
         done.max_rss,
         [done.load_at_start],
         result,
+        int(result["range_requests"]),
     )
 
 
@@ -290,6 +302,7 @@ def chunks_casync(ctx: Context, casync: Path, chunk_size: int) -> ChunkResult:
         max(v1.max_rss, v2.max_rss),
         [v1.load_at_start, v2.load_at_start],
         {"v1_store_bytes": sum(after_v1.values())},
+        len(new),
     )
 
 
@@ -312,9 +325,17 @@ def tables(results: dict[str, Any]) -> dict[str, str]:
     gib = results["pair"]["size"] / GIB
     patches = [PatchResult(**row) for row in results["patches"]]
     chunks = [ChunkResult(**row) for row in results["chunks"]]
-    zstd19 = next(p for p in patches if "-19`" in p.method and "zstd --patch" in p.method)
     casync16 = next(c for c in chunks if c.method.startswith("casync 16"))
-    ours_patch, ours_chunks = patches[0], chunks[0]
+    ours_chunks = chunks[0]
+    chunk_table, chunk_goals = _chunk_tables(chunks, casync16, ours_chunks, gib)
+    if not patches:  # --only chunks
+        results["goals"] = [{"goal": g, "measured": m, "met": met} for g, m, met in chunk_goals]
+        goal_table = markdown_table(
+            ["goal (issue 4)", "ours", "met?"], [[g, m, _yes(x)] for g, m, x in chunk_goals]
+        )
+        return {"patches": "", "chunks": chunk_table, "goals": goal_table}
+    zstd19 = next(p for p in patches if "-19`" in p.method and "zstd --patch" in p.method)
+    ours_patch = patches[0]
     patch_rows = [
         [
             p.method,
@@ -343,39 +364,9 @@ def tables(results: dict[str, Any]) -> dict[str, str]:
         ],
         patch_rows,
     )
-    chunk_rows = [
-        [
-            c.method,
-            _mb(c.update_bytes),
-            f"{c.update_bytes / casync16.update_bytes:.2f}",
-            f"{c.new_chunks:,}",
-            f"{c.index_bytes / 1e6:.2f}",
-            f"{c.v1_objects / gib:,.0f}",
-            f"{casync16.v1_objects / c.v1_objects:.1f}x",
-            f"{c.seconds:.1f}",
-            _mib(c.max_rss),
-        ]
-        for c in chunks
-    ]
-    chunk_table = markdown_table(
-        [
-            "chunks",
-            "v1 host fetches MB",
-            "÷ casync-16k",
-            "new chunks",
-            "v2 index MB",
-            "objects/GiB",
-            "fewer objects than casync-16k",
-            "chunking v1+v2 s",
-            "RSS MiB",
-        ],
-        chunk_rows,
-    )
     ratio = ours_patch.patch_bytes / zstd19.patch_bytes
     make_per_gib, apply_per_gib = ours_patch.make_s / gib, ours_patch.apply_s / gib
     rss = max(ours_patch.make_rss, ours_patch.apply_rss)
-    bytes_ratio = ours_chunks.update_bytes / casync16.update_bytes
-    fewer = casync16.v1_objects / ours_chunks.v1_objects
     goals = [
         (
             f"patch bytes ≤ {PATCH_BYTES_GOAL}x `zstd --patch-from -19`",
@@ -397,9 +388,55 @@ def tables(results: dict[str, Any]) -> dict[str, str]:
             f"{_mib(rss)} MiB",
             rss <= RSS_GOAL_BYTES,
         ),
+        *chunk_goals,
+    ]
+    results["goals"] = [{"goal": g, "measured": m, "met": met} for g, m, met in goals]
+    goal_table = markdown_table(
+        ["goal (issue 4)", "ours", "met?"], [[g, m, _yes(x)] for g, m, x in goals]
+    )
+    return {"patches": patch_table, "chunks": chunk_table, "goals": goal_table}
+
+
+def _chunk_tables(
+    chunks: list[ChunkResult], casync16: ChunkResult, ours: ChunkResult, gib: float
+) -> tuple[str, list[tuple[str, str, bool]]]:
+    """The chunk table and the two chunk goals."""
+    rows = [
+        [
+            c.method,
+            _mb(c.update_bytes),
+            f"{c.update_bytes / casync16.update_bytes:.2f}",
+            f"{c.requests:,}",
+            f"{c.new_chunks:,}",
+            f"{c.index_bytes / 1e6:.2f}",
+            f"{c.v1_objects / gib:,.0f}",
+            f"{casync16.v1_objects / c.v1_objects:.1f}x",
+            f"{c.seconds:.1f}",
+            _mib(c.max_rss),
+        ]
+        for c in chunks
+    ]
+    table = markdown_table(
+        [
+            "chunks",
+            "v1 host fetches MB",
+            "÷ casync-16k",
+            "requests",
+            "new chunks",
+            "v2 index MB",
+            "objects/GiB",
+            "fewer objects than casync-16k",
+            "v1+v2 stored s",
+            "RSS MiB",
+        ],
+        rows,
+    )
+    bytes_ratio = ours.update_bytes / casync16.update_bytes
+    fewer = casync16.v1_objects / ours.v1_objects
+    goals = [
         (
             "chunk update bytes ≤ casync-16k's",
-            f"{_mb(ours_chunks.update_bytes)} MB = {bytes_ratio:.2f}x",
+            f"{_mb(ours.update_bytes)} MB = {bytes_ratio:.2f}x",
             bytes_ratio <= 1.0,
         ),
         (
@@ -408,11 +445,7 @@ def tables(results: dict[str, Any]) -> dict[str, str]:
             fewer >= OBJECTS_FEWER_GOAL,
         ),
     ]
-    results["goals"] = [{"goal": g, "measured": m, "met": met} for g, m, met in goals]
-    goal_table = markdown_table(
-        ["goal (issue 4)", "ours", "met?"], [[g, m, _yes(x)] for g, m, x in goals]
-    )
-    return {"patches": patch_table, "chunks": chunk_table, "goals": goal_table}
+    return table, goals
 
 
 def render(results: dict[str, Any], rendered: dict[str, str]) -> str:
@@ -438,21 +471,32 @@ def render(results: dict[str, Any], rendered: dict[str, str]) -> str:
         "",
         "Times are whole-process wall times (spawn to exit), page cache warm; RSS is each "
         "process's peak (`wait4` `ru_maxrss`, children included), the larger of its steps. "
-        "Every patch was applied and the result's sha256 checked against v2. MB = 10^6 bytes.",
+        "Every patch was applied, and v2 rebuilt from chunks, and each result's sha256 checked "
+        "against v2. MB = 10^6 bytes.",
         "1-min load average when each step started: "
         + "; ".join(
             f"{row['method']}: {', '.join(f'{x:.1f}' for x in row['loads'])}"
             for row in (*results["patches"], *results["chunks"])
         ),
     ]
-    ours = results["patches"][0]["detail"]
-    blocks = ", ".join(f"{op} {n * 4096 / 1e6:.1f} MB" for op, n in ours["blocks"].items())
-    legend.append(f"Ours, blocks of v2 by operation: {blocks}.")
+    if results["patches"]:
+        ours = results["patches"][0]["detail"]
+        blocks = ", ".join(f"{op} {n * 4096 / 1e6:.1f} MB" for op, n in ours["blocks"].items())
+        legend.append(f"Ours, blocks of v2 by operation: {blocks}.")
+    chunks = results["chunks"][0]["detail"]
+    legend.append(
+        f"Ours, chunks: v1 stored as {chunks['v1_packs']} packs of "
+        f"{_mb(chunks['v1_pack_bytes'])} MB ({chunks['v1_chunks']:,} chunks, "
+        f"{chunks['v1_entries']:,} index entries), published in {chunks['v1_publish_s']:.1f} s; "
+        f"v2 added {chunks['new_chunks']:,} chunks ({_mb(chunks['new_pack_bytes'])} MB) in "
+        f"{chunks['v2_packs_written']} pack(s) in {chunks['v2_publish_s']:.1f} s; the v1 host's "
+        f"{chunks['range_requests']} Range requests read {chunks['gap_bytes']:,} gap bytes; "
+        f"v2 rebuilt from the donor and the ranges in {chunks['rebuild_s']:.1f} s and verified."
+    )
     return "\n".join(
         [
             *head,
-            rendered["patches"],
-            "",
+            *([rendered["patches"], ""] if rendered["patches"] else []),
             rendered["chunks"],
             "",
             rendered["goals"],
@@ -515,16 +559,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     patches: list[PatchResult] = []
     chunks: list[ChunkResult] = []
     try:
-        log("ours: make_delta, apply_delta ...")
-        patches.append(patch_ours(ctx))
-        for level in (3, 19):
-            log(f"zstd --patch-from -{level} ...")
-            patches.append(patch_zstd(ctx, zstd, level))
-        log("xdelta3 -9 ...")
-        patches.append(patch_xdelta3(ctx, xdelta3))
-        log("rsync --only-write-batch + zstd -19 ...")
-        patches.append(patch_rsync(ctx, rsync, zstd))
-        log("ours: chunk indexes of v1 and v2, new chunks compressed ...")
+        if args.only != "chunks":
+            log("ours: make_delta, apply_delta ...")
+            patches.append(patch_ours(ctx))
+            for level in (3, 19):
+                log(f"zstd --patch-from -{level} ...")
+                patches.append(patch_zstd(ctx, zstd, level))
+            log("xdelta3 -9 ...")
+            patches.append(patch_xdelta3(ctx, xdelta3))
+            log("rsync --only-write-batch + zstd -19 ...")
+            patches.append(patch_rsync(ctx, rsync, zstd))
+        log("ours: v1 and v2 published into packs, v2 rebuilt from v1 + ranges ...")
         chunks.append(chunks_ours(ctx))
         for size in (16 * 1024, 64 * 1024):
             log(f"casync make {size // 1024} KiB, v1 then v2 into one store ...")
@@ -547,7 +592,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
         ),
         "load_average": {"start": start_load, "end": _load()},
-        "config": {"size_gib": args.size_gib, "timeout_s": args.timeout_s},
+        "config": {"size_gib": args.size_gib, "timeout_s": args.timeout_s, "only": args.only},
         "patches": [asdict(p) for p in patches],
         "chunks": [asdict(c) for c in chunks],
     }
@@ -562,6 +607,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument(
+        "--only",
+        choices=["all", "chunks"],
+        default="all",
+        help="chunks: only the chunk rows (ours, casync 16k and 64k), no patches",
+    )
     parser.add_argument(
         "--timeout-s",
         type=float,

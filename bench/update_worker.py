@@ -3,20 +3,37 @@ read on its own (`wait4`'s `ru_maxrss` in the parent).
 
     python -m bench.update_worker make OLD NEW PATCH     # make_delta, defaults
     python -m bench.update_worker apply OLD PATCH OUT    # apply_delta
-    python -m bench.update_worker chunks OLD NEW         # what a host holding OLD fetches for NEW
+    python -m bench.update_worker chunks OLD NEW WORK    # what a host holding OLD fetches for NEW
 
-Each prints one JSON object on stdout. Not responsible for timing or checking results.
+`chunks` publishes OLD then NEW with the distributor's own chunk step (default settings) into a
+pack store under WORK, plans what a host holding OLD fetches for NEW with the fetcher's own range
+planner (OLD as the donor), rebuilds NEW from the donor and those ranges read from the pack files
+(every chunk verified), and reports the bytes the ranges hold (gaps included), the requests, and
+the objects the server stores for OLD (packs + the index blob). Each prints one JSON object on
+stdout. Not responsible for timing or checking results beyond the rebuilt file's sha256.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from image_format.chunks import DEFAULT_LEVEL, DEFAULT_PARAMS, ChunkIndex, compress_chunk
-from image_format.chunks.chunker import iter_chunks
+import httpx
+
+from client_fetch.chunkstores.composites import RouterStore
+from client_fetch.chunkstores.donors import DonorStore
+from client_fetch.chunkstores.pack_mirror import PackMirror
+from client_fetch.chunkstores.pack_ranges import PackRangeStore
+from client_fetch.sources.chunked_source import plan_pack_ranges
+from distributor.chunks.pack_store import PackStore
+from distributor.chunks.publish_step import ChunkPublishStep
+from distributor.settings import DistributorSettings
+from distributor.storage.blob_store import LocalBlobStore
+from image_format.chunks import assemble
 from image_format.delta import apply_delta, make_delta
 
 GIB = 1 << 30
@@ -34,44 +51,88 @@ def apply(old: Path, patch: Path, out: Path) -> dict[str, Any]:
     return {"new_sha256": header.new_sha256, "allocated_bytes": out.stat().st_blocks * 512}
 
 
-def chunks(old: Path, new: Path) -> dict[str, Any]:
-    """The distributor's default chunking and chunk compression level: v1's index, then v2's
-    chunks; the new distinct data chunks are compressed as the distributor stores them."""
-    params = DEFAULT_PARAMS
-    old_index = ChunkIndex.build(old, params)
-    old_ids = old_index.chunk_ids()
-    new_ids: set[str] = set()
-    all_v2: set[str] = set()
-    raw = packed = 0
-    new_spans = []
-    with new.open("rb") as handle:
-        for span, data in iter_chunks(handle, params):
-            new_spans.append(span)
-            all_v2.add(span.chunk_id)
-            if span.is_zero or span.chunk_id in old_ids or span.chunk_id in new_ids:
-                continue
-            new_ids.add(span.chunk_id)
-            raw += span.size
-            packed += len(compress_chunk(data, DEFAULT_LEVEL))
-    new_index = ChunkIndex.from_spans(new_spans, params)
+class _FileMirror(PackMirror):
+    """A mirror that reads the pack files on disk (what a Range request would return)."""
+
+    def __init__(self, packs: PackStore) -> None:
+        super().__init__("file://packs", httpx.Client())
+        self._packs = packs
+
+    def read(self, pack: str, start: int, end: int) -> bytes:
+        with self._packs.path(pack).open("rb") as handle:
+            handle.seek(start)
+            body = handle.read(end - start)
+        self.bytes_moved += len(body)
+        self.requests += 1
+        return body
+
+
+def chunks(old: Path, new: Path, work: Path) -> dict[str, Any]:
+    """The distributor's default chunking, level and pack size; see the module doc."""
+    settings = DistributorSettings(data_dir=work)
+    packs, blobs = PackStore(work / "packs"), LocalBlobStore(work / "blobs")
+    step = ChunkPublishStep(
+        packs,
+        blobs,
+        params=settings.chunk_params,
+        level=settings.chunk_zstd_level,
+        pack_bytes=settings.chunk_pack_bytes,
+    )
+    first = step.chunk_blob(old)
+    v1_packs = set(first.index.packs())
+    v1_pack_bytes = sum(packs.path(d).stat().st_size for d in v1_packs)
+    second = step.chunk_blob(new)
+    target = second.index
+    donors = DonorStore.for_target(target, [(old, first.index)])
+    ranges, uses = plan_pack_ranges(target, target.spans, donors)
+    locations = {span.chunk_id: location for span, location in target.located_spans()}
+    mirror = _FileMirror(packs)
+    router_out = work / "rebuilt.img"
+    started = time.perf_counter()
+    with PackRangeStore([mirror], ranges, locations, uses, read_ahead=8) as remote:
+        router = RouterStore([donors, remote])
+        assemble(target, lambda span: router.get(span.chunk_id, span.size), router_out)
+    rebuild_s = time.perf_counter() - started
+    rebuilt_sha256 = sha256_of(router_out)
+    router_out.unlink()
+    p = settings.chunk_params
     return {
         "params": {
-            "min": params.min_size,
-            "avg": params.avg_size,
-            "max": params.max_size,
-            "zero_min": params.zero_min_size,
-            "normalization": params.normalization,
-            "level": DEFAULT_LEVEL,
+            "min": p.min_size,
+            "avg": p.avg_size,
+            "max": p.max_size,
+            "zero_min": p.zero_min_size,
+            "normalization": p.normalization,
+            "level": settings.chunk_zstd_level,
+            "pack_bytes": settings.chunk_pack_bytes,
         },
-        "v1_objects": len(old_ids),
-        "v2_objects": len(all_v2),
-        "v1_entries": len(old_index),
-        "new_chunks": len(new_ids),
-        "new_raw_bytes": raw,
-        "update_bytes": packed,
-        "index_bytes": len(new_index.to_bytes()),
+        "v1_objects": len(v1_packs) + 1,  # its packs and its index blob
+        "v1_packs": len(v1_packs),
+        "v1_pack_bytes": v1_pack_bytes,
+        "v1_chunks": len(first.index.chunk_ids()),
+        "v1_entries": len(first.index),
+        "v1_publish_s": first.seconds,
+        "v2_publish_s": second.seconds,
+        "new_chunks": second.chunks_written,
+        "new_pack_bytes": second.bytes_written,
+        "v2_packs_written": second.packs_written,
+        "update_bytes": mirror.bytes_moved,
+        "range_requests": mirror.requests,
+        "gap_bytes": sum(r.waste for r in ranges),
+        "index_bytes": second.ref.size,
+        "donor_bytes": donors.bytes_read,
+        "rebuild_s": rebuild_s,
+        "rebuilt_sha256": rebuilt_sha256,
         "size": old.stat().st_size,
     }
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def main(argv: list[str]) -> int:
@@ -81,7 +142,7 @@ def main(argv: list[str]) -> int:
         result = make(*args)
     elif command == "apply" and len(args) == 3:
         result = apply(*args)
-    elif command == "chunks" and len(args) == 2:
+    elif command == "chunks" and len(args) == 3:
         result = chunks(*args)
     else:
         print(__doc__, file=sys.stderr)
