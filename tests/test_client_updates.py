@@ -218,6 +218,35 @@ def test_chunks_for_a_host_with_v1_move_only_the_missing_chunks(
     assert cache_state(cache)["downloads"] == []
 
 
+def test_a_host_two_versions_behind_reads_coalesced_ranges_gaps_counted(
+    server: RunningDistributor, tmp_path: Path
+) -> None:
+    """v3 = v2 with one of v2's new chunks rewritten: a host holding v1 needs v2's other new
+    chunks (v2's pack, around the dropped one) and v3's own (v3's pack). The dropped frame is
+    a gap inside one coalesced range: read, discarded, and counted in the bytes moved."""
+    published = publish_versions(server, tmp_path / "images", "skipper", seed=41)
+    v1, v2 = published.manifest(1), published.manifest(2)
+    old = {span.chunk_id for span in served_index(server, v1).spans}
+    fresh = [s for s in served_index(server, v2).data_spans if s.chunk_id not in old]
+    assert len(fresh) >= 3
+    dropped = fresh[len(fresh) // 2]
+    data = bytearray(published.path(2).read_bytes())
+    data[dropped.offset : dropped.offset + BLOCK] = os.urandom(BLOCK)
+    v3_path = tmp_path / "images" / "skipper-3.img"
+    v3_path.write_bytes(bytes(data))
+    publish(server, "skipper", "3", v3_path)
+    v3 = signed_manifest(server, "skipper", "3")
+    cache = tmp_path / "cache"
+    host_with_v1(server, published, cache)
+    cost = chunk_cost(server, v3, [v1])
+    assert len({r.pack for r in cost.ranges}) == 2
+    waste = sum(r.waste for r in cost.ranges)
+    assert waste >= compressed_size(server, v2, dropped.chunk_id)
+    run = get(server, cache, "skipper@3", "--via", "chunks")
+    result = fetched(run, v3_path, "chunks")
+    assert result["bytes_downloaded"] == cost.remote_max == cost.remote_min + waste
+
+
 def test_chunks_for_a_cold_host_write_zero_runs_as_holes(
     server: RunningDistributor, deb: Published, tmp_path: Path
 ) -> None:
