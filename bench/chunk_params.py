@@ -24,7 +24,7 @@ from image_format.chunks import ChunkIndex, ChunkLocation, ChunkParams, compress
 KIB = 1024
 GIB = 1 << 30
 DEFAULT_SETS = [
-    "4/8/32",
+    "4/8/32/4/0",
     "4/16/64",
     "16/64/256",
     "32/128/512",
