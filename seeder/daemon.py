@@ -21,10 +21,12 @@ log = logging.getLogger(__name__)
 
 # How many block requests the seeder queues per peer (libtorrent's max_allowed_in_request_queue,
 # default 2000; it rejects the rest and the peer asks someone else). Fewer pieces in flight from
-# the origin means fewer pieces two peers fetch from it at once. Measured (bench.swarm, N=8,
-# 100 Mbit, 256 MiB, load 11-12, clients with web seeds as a fallback): 2000 → 1.76/1.82x the
-# bound, 1.47/1.53·S from the origin; 48 → 1.57/1.63x, 1.28/1.32·S; 16 → 1.64x, 1.33·S.
-MAX_REQUESTS_PER_PEER = 48
+# the origin means fewer pieces two peers fetch from it at once; 8 blocks (128 KiB) still keep a
+# 100 Mbit origin busy with a handful of peers (a 100 ms path needs about 10 peers per 100 Mbit).
+# Measured (bench.swarm, N=8, 100 Mbit, 256 MiB, clients with whole_pieces_threshold 0):
+# 48 → 1.12-1.14·S from the origin, 1.32-1.35x the bound; 16 → 1.08-1.09·S, 1.28-1.29x;
+# 8 → 1.05-1.06·S, 1.25-1.26x; 4 → 1.05·S, 1.25x.
+MAX_REQUESTS_PER_PEER = 8
 
 
 def swarm_config(settings: SeederSettings) -> SwarmConfig:

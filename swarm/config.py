@@ -55,6 +55,13 @@ class SwarmConfig:
     web_seed_no_peer_seconds: float = 2.0
     """...and sooner, when no peer at all is connected this long after the start."""
     unchoke_slots_limit: int = 8
+    whole_pieces_threshold_seconds: int = 0
+    """libtorrent's whole_pieces_threshold: from a peer fast enough to send a piece in this many
+    seconds, request whole pieces and runs of neighbouring pieces (up to 8 MiB). Its default (20)
+    makes every host walk the origin's pieces in long runs in index order; two hosts whose runs
+    meet then fetch the same pieces from the origin side by side. 0 turns it off, so each request
+    goes to the rarest pieces. Measured (bench.swarm, N=8, 100 Mbit, 256 MiB): 20 → 1.54x the
+    bound, 1.35·S from the origin; 0 → 1.32-1.35x, 1.12-1.14·S."""
     max_requests_per_peer: int = 2000
     """Block requests queued per peer (libtorrent's max_allowed_in_request_queue); the rest are
     rejected and the peer asks elsewhere. The seeder lowers it (see `seeder.daemon`)."""

@@ -1,0 +1,45 @@
+"""The libtorrent settings our swarm sessions run with: the knobs the swarm benchmark tuned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libtorrent as lt
+
+from seeder.daemon import MAX_REQUESTS_PER_PEER
+from seeder.daemon import swarm_config as seeder_swarm_config
+from seeder.settings import SeederSettings
+from swarm.config import SwarmConfig
+from swarm.settings_pack import session_params_for
+
+
+def _session_settings(config: SwarmConfig) -> dict[str, object]:
+    session = lt.session(session_params_for(config))
+    try:
+        return dict(session.get_settings())
+    finally:
+        session.pause()
+
+
+def test_hosts_pick_rarest_pieces_not_runs_of_whole_pieces() -> None:
+    applied = _session_settings(SwarmConfig(listen_interfaces="127.0.0.1:0"))
+    # libtorrent's default (20 s) makes every host walk the origin's pieces in long index-order
+    # runs, and hosts whose runs meet fetch the same pieces from the origin side by side.
+    assert applied["whole_pieces_threshold"] == 0
+    assert applied["enable_dht"] is False and applied["enable_outgoing_utp"] is False
+
+
+def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:
+    settings = SeederSettings(
+        distributor_url="http://127.0.0.1:1", data_dir=tmp_path, key="ed25519:AAAA"
+    )
+    applied = _session_settings(seeder_swarm_config(settings))
+    assert applied["max_allowed_in_request_queue"] == MAX_REQUESTS_PER_PEER == 8
+    assert applied["whole_pieces_threshold"] == 0
+
+
+def test_extra_settings_apply_last() -> None:
+    config = SwarmConfig(
+        listen_interfaces="127.0.0.1:0", extra_settings=(("whole_pieces_threshold", 20),)
+    )
+    assert _session_settings(config)["whole_pieces_threshold"] == 20
