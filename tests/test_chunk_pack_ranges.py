@@ -161,3 +161,56 @@ def test_an_unplanned_chunk_is_fetched_alone() -> None:
         assert store.get(chunks[9][0], 3000) == chunks[9][1]  # e.g. a donor turned out damaged
     loc = chunks[9][2]
     assert (loc.pack, loc.offset, loc.end) in mirror.calls
+
+
+# -- PackMirror over HTTP (httpx mock transport) --------------------------------------------------
+
+PACK = bytes(range(256)) * 64
+DIGEST = hashlib.sha256(PACK).hexdigest()
+
+
+def _mirror(answer: str) -> PackMirror:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == f"/v1/packs/sha256/{DIGEST}"
+        first, last = (int(x) for x in request.headers["range"][6:].split("-"))
+        body = PACK[first : last + 1]
+        content_range = {"Content-Range": f"bytes {first}-{last}/{len(PACK)}"}
+        if answer == "ok":
+            return httpx.Response(206, content=body, headers=content_range)
+        if answer == "ignores-range":
+            return httpx.Response(200, content=PACK)
+        if answer == "too-long":
+            return httpx.Response(206, content=body + PACK, headers=content_range)
+        if answer == "other-range":
+            return httpx.Response(206, content=body, headers={"Content-Range": "bytes 0-9/99"})
+        return httpx.Response(int(answer), content=b'{"error": "x"}')
+
+    return PackMirror("http://mirror.test/", httpx.Client(transport=httpx.MockTransport(handle)))
+
+
+def test_pack_mirror_reads_the_range_and_counts_what_came() -> None:
+    mirror = _mirror("ok")
+    assert mirror.read(DIGEST, 100, 300) == PACK[100:300]
+    assert (mirror.bytes_moved, mirror.requests) == (200, 1)
+    whole = _mirror("ignores-range")
+    assert whole.read(DIGEST, 100, 300) == PACK[100:300]
+    assert whole.bytes_moved == 300  # the prefix it had to read, no more
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ("404", PackMissing),
+        ("500", PackUnavailable),
+        ("416", PackUnavailable),
+        ("too-long", PackUnavailable),
+        ("other-range", PackUnavailable),
+    ],
+)
+def test_pack_mirror_maps_bad_answers_to_the_error_rule(
+    answer: str, error: type[Exception]
+) -> None:
+    mirror = _mirror(answer)
+    with pytest.raises(error):
+        mirror.read(DIGEST, 100, 300)
+    assert mirror.bytes_moved <= 201  # a body that is too long is not read past one byte

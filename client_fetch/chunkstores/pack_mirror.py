@@ -52,25 +52,41 @@ class PackMirror:
             self.hash_failures += 1
 
     def read(self, pack: str, start: int, end: int) -> bytes:
-        """Bytes `[start, end)` of `pack`."""
+        """Bytes `[start, end)` of `pack`. Reads at most what it asked for (plus one byte to
+        see a body that is too long), so a bad mirror cannot make it hold more."""
         where = f"{self.server_url} pack {pack[:12]} bytes {start}-{end - 1}"
         headers = {"Range": f"bytes={start}-{end - 1}"}
+        url = self.server_url + pack_path(pack)
         try:
-            response = self._client.get(self.server_url + pack_path(pack), headers=headers)
+            with self._client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                content_range = response.headers.get("content-range", "")
+                # 200: the Range was ignored and the pack comes from byte 0; keep its prefix
+                limit = {206: end - start + 1, 200: end}.get(status, 0)
+                body = _read_at_most(response, limit)
         except httpx.HTTPError as exc:
             raise PackUnavailable(where, repr(exc)) from exc
-        body = response.content
         with self._lock:
             self.requests += 1
-            if response.status_code in (200, 206):
-                self.bytes_moved += len(body)
-        if response.status_code == 404:
+            self.bytes_moved += len(body)
+        if status == 404:
             raise PackMissing(where, "no such pack")
-        if response.status_code == 200 and len(body) >= end:
-            return body[start:end]  # the Range was ignored: the whole pack came
-        if response.status_code != 206:
-            raise PackUnavailable(where, f"HTTP {response.status_code}")
-        content_range = response.headers.get("content-range", "")
+        if status == 200 and len(body) == end:
+            return body[start:end]
+        if status != 206:
+            raise PackUnavailable(where, f"HTTP {status}, {len(body)} bytes")
         if not content_range.startswith(f"bytes {start}-{end - 1}/") or len(body) != end - start:
             raise PackUnavailable(where, f"got {len(body)} bytes, {content_range!r}")
         return body
+
+
+def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    parts: list[bytes] = []
+    got = 0
+    if limit > 0:
+        for block in response.iter_bytes():
+            parts.append(block[: limit - got])
+            got += len(parts[-1])
+            if got >= limit:
+                break
+    return b"".join(parts)
