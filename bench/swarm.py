@@ -7,11 +7,14 @@ same hosts fetching it by plain HTTP from the origin, in the same run.
 Per configuration: one origin namespace (egress limited to U_origin by tbf) runs `distributor
 serve` and a co-located `seeder run`; N host namespaces (egress u each; with `--host-ingress` the
 same limit on their ingress) run `client-fetch get --via swarm` all at once, then, with fresh
-caches, `client-fetch get --via http`. Reported per way of fetching:
+caches, `client-fetch get --via http` all at once (the baseline), then one host alone by HTTP:
+the practical floor, one copy of S through the origin's link by TCP plus one client's start-up
+and verify. Reported per way of fetching:
 
 - time ÷ bound: seconds from starting the clients to the last one's exit (each exit means a
   verified image committed to its cache), divided by the P2P lower bound
   max(S/U_origin, S/d_host, N·S/(U_origin + N·u)), d_host = the ingress limit if set, else ∞;
+- ÷ one copy: the same seconds divided by the one-host HTTP phase's (how far from that floor);
 - origin bytes ÷ S: the tx bytes of the origin namespace's eth0 during the phase (frames: web-seed
   and plain HTTP, tracker, seeder uploads, TCP/IP headers), and for insight the image bytes its
   HTTP server sent and the payload its seeder reported uploading.
@@ -126,7 +129,12 @@ def _measure(
     work: Path,
     config: Config,
     client_env: dict[str, str],
+    *,
+    hosts: int | None = None,
 ) -> Phase:
+    """`hosts` (default all) fetch `via` at once; a phase with fewer is labelled with its count."""
+    clients = topology.hosts[1 : 1 + (hosts or config.hosts)]
+    label = via if hosts is None else f"{via}, {hosts} host" + ("s" if hosts > 1 else "")
     caches = work / f"caches-{via}"
     remove(caches)
     caches.mkdir(parents=True)
@@ -144,10 +152,10 @@ def _measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    timeout = TIMEOUT_FACTOR * config.bound_seconds() * (config.hosts if via == "http" else 1)
+    timeout = TIMEOUT_FACTOR * config.bound_seconds() * (len(clients) if via == "http" else 1)
     try:
         seconds, runs = run_clients(
-            topology.hosts[1:], origin, caches, via, client_env, timeout + TIMEOUT_SLACK_S
+            clients, origin, caches, via, client_env, timeout + TIMEOUT_SLACK_S
         )
         tx = interface_tx_bytes(origin_host) - tx_before
         stop.set()
@@ -162,7 +170,7 @@ def _measure(
         round((b1 - b0) * 8 / (t1 - t0) / 1e6)
         for (t0, b0), (t1, b1) in zip([(0.0, 0), *timeline], timeline, strict=False)
     ]
-    return _phase(via, seconds, tx, blob, seeded, runs, rates)
+    return _phase(label, seconds, tx, blob, seeded, runs, rates)
 
 
 def _phase(
@@ -209,11 +217,14 @@ def run_config(config: Config, work: Path, image_seed: int, skip_http: bool) -> 
             origin = start_origin(
                 topology.hosts[0], run_dir / "origin", image, "1", run_dir / "logs", {}
             )
-            for via in ("swarm",) if skip_http else ("swarm", "http"):
-                log(f"{config.label}: {config.hosts} hosts fetch --via {via} ...")
-                phase = _measure(via, topology, origin, run_dir, config, {})
+            runs: list[tuple[str, int | None]] = [("swarm", None)]
+            if not skip_http:
+                runs += [("http", None), ("http", 1)]
+            for via, hosts in runs:
+                log(f"{config.label}: {hosts or config.hosts} host(s) fetch --via {via} ...")
+                phase = _measure(via, topology, origin, run_dir, config, {}, hosts=hosts)
                 log(
-                    f"{config.label}: {via} {phase.seconds:.1f} s "
+                    f"{config.label}: {phase.via} {phase.seconds:.1f} s "
                     f"({phase.time_ratio(config):.2f}x bound), origin "
                     f"{phase.origin_ratio(config):.2f}·S; exits {phase.exits}; origin Mbit/s "
                     f"each second {phase.origin_mbit_per_second}"
@@ -249,18 +260,20 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"- machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory']} RAM, {info['kernel']}",
         f"- work dir: {info['cache_dir']} — {info['file_system']}",
-        f"- goal: swarm time ≤ {GOAL_TIME_RATIO}x bound with origin bytes ≤ {GOAL_ORIGIN_BYTES}·S",
+        f"- goal (first configuration): swarm time ≤ {GOAL_TIME_RATIO}x bound with origin bytes "
+        f"≤ {GOAL_ORIGIN_BYTES}·S",
         "",
     ]
-    for entry in results["configurations"]:
+    for index, entry in enumerate(results["configurations"]):
         config = Config(**entry["config"])
+        phases = [Phase(**raw) for raw in entry["phases"]]
+        one_copy = next((p.seconds for p in phases if p.via.startswith("http, 1 ")), None)
         lines += [
             f"## {entry['label']} (bound {entry['bound_seconds']:.1f} s)",
             "",
         ]
         rows = []
-        for raw in entry["phases"]:
-            phase = Phase(**raw)
+        for phase in phases:
             met = (
                 "yes"
                 if phase.time_ratio(config) <= GOAL_TIME_RATIO
@@ -273,18 +286,20 @@ def render(results: dict[str, Any]) -> str:
                     phase.via,
                     f"{phase.seconds:.1f}",
                     f"{phase.time_ratio(config):.2f}",
+                    "" if one_copy is None else f"{phase.seconds / one_copy:.2f}",
                     f"{phase.origin_ratio(config):.2f}",
                     f"{phase.origin_blob_bytes / size:.2f}",
                     f"{phase.seeder_uploaded_bytes / size:.2f}",
                     f"{phase.bytes_from_peers / size:.2f}",
                     f"{phase.first_exit_seconds:.1f}",
-                    met if phase.via == "swarm" else "",
+                    met if phase.via == "swarm" and index == 0 else "",
                 ]
             )
         headers = [
             "via",
             "seconds",
             "÷ bound",
+            "÷ one copy",
             "origin tx ÷ S",
             "origin HTTP ÷ S",
             "seeder ÷ S",
