@@ -45,6 +45,19 @@ from bench.harness import (
     sha256_file,
     tool,
 )
+from bench.update_chunks import (
+    ChunkResult,
+    chunk_legend,
+    chunk_tables,
+    chunks_casync,
+    chunks_ours,
+)
+from bench.update_chunks import (
+    mb as _mb,
+)
+from bench.update_chunks import (
+    mib as _mib,
+)
 from bench.update_pair import PairInfo, build_pair, log
 
 GIB = 1 << 30
@@ -52,7 +65,6 @@ PATCH_BYTES_GOAL = 0.9  # ours ÷ zstd --patch-from -19
 MAKE_S_PER_GIB_GOAL = 15.0
 APPLY_S_PER_GIB_GOAL = 3.0
 RSS_GOAL_BYTES = 512 * MIB
-OBJECTS_FEWER_GOAL = 8.0  # casync-16k objects per GiB ÷ ours
 DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.02
 
@@ -156,20 +168,6 @@ class PatchResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ChunkResult:
-    method: str
-    update_bytes: int
-    new_chunks: int
-    v1_objects: int
-    index_bytes: int
-    seconds: float
-    max_rss: int
-    loads: list[float]
-    detail: dict[str, Any] = field(default_factory=dict)
-    requests: int = 0  # HTTP requests a v1 host makes for v2's chunks (the index excluded)
-
-
 def _patch_result(
     method: str, patch: Path, make: Sequence[Measured], apply: Sequence[Measured], **detail: Any
 ) -> PatchResult:
@@ -249,72 +247,7 @@ def patch_rsync(ctx: Context, rsync: Path, zstd: Path) -> PatchResult:
     )
 
 
-def chunks_ours(ctx: Context) -> ChunkResult:
-    work = ctx.work / "chunks-ours"
-    remove(work)
-    done, result = ctx.worker("chunks", ctx.pair.v1, ctx.pair.v2, work)
-    remove(work)
-    if result["rebuilt_sha256"] != ctx.v2_sha256:
-        raise BenchError(f"v2 rebuilt from chunks has sha256 {result['rebuilt_sha256']}")
-    p = result["params"]
-    kib = 1024
-    return ChunkResult(
-        f"ours {p['min'] // kib}/{p['avg'] // kib}/{p['max'] // kib} KiB, zstd {p['level']}, "
-        f"{p['pack_bytes'] // MIB} MiB packs",
-        int(result["update_bytes"]),
-        int(result["new_chunks"]),
-        int(result["v1_objects"]),
-        int(result["index_bytes"]),
-        done.seconds,
-        done.max_rss,
-        [done.load_at_start],
-        result,
-        int(result["range_requests"]),
-    )
-
-
-def _store_chunks(store: Path) -> dict[str, int]:
-    return {str(p.relative_to(store)): p.stat().st_size for p in store.rglob("*.cacnk")}
-
-
-def chunks_casync(ctx: Context, casync: Path, chunk_size: int) -> ChunkResult:
-    """`casync make` of v1 then v2 into one store: v2's new chunk files are what a v1 host
-    (v1's chunks in its local store) fetches."""
-    base = ctx.work / f"casync-{chunk_size // 1024}k"
-    remove(base)
-    store = base / "store"
-    base.mkdir()
-    options = ["--compression=zstd", f"--chunk-size={chunk_size}", f"--store={store}"]
-    v1 = ctx.run([casync, "make", *options, base / "v1.caibx", ctx.pair.v1])
-    after_v1 = _store_chunks(store)
-    v2 = ctx.run([casync, "make", *options, base / "v2.caibx", ctx.pair.v2])
-    after_v2 = _store_chunks(store)
-    new = {name: size for name, size in after_v2.items() if name not in after_v1}
-    index_bytes = (base / "v2.caibx").stat().st_size
-    remove(base)
-    return ChunkResult(
-        f"casync {chunk_size // 1024} KiB (zstd)",
-        sum(new.values()),
-        len(new),
-        len(after_v1),
-        index_bytes,
-        v1.seconds + v2.seconds,
-        max(v1.max_rss, v2.max_rss),
-        [v1.load_at_start, v2.load_at_start],
-        {"v1_store_bytes": sum(after_v1.values())},
-        len(new),
-    )
-
-
 # --- the report -------------------------------------------------------------------------------
-
-
-def _mb(count: int) -> str:
-    return f"{count / 1e6:.1f}"
-
-
-def _mib(count: int) -> str:
-    return f"{count / MIB:.0f}"
 
 
 def _yes(met: bool) -> str:
@@ -327,7 +260,7 @@ def tables(results: dict[str, Any]) -> dict[str, str]:
     chunks = [ChunkResult(**row) for row in results["chunks"]]
     casync16 = next(c for c in chunks if c.method.startswith("casync 16"))
     ours_chunks = chunks[0]
-    chunk_table, chunk_goals = _chunk_tables(chunks, casync16, ours_chunks, gib)
+    chunk_table, chunk_goals = chunk_tables(chunks, casync16, ours_chunks, gib)
     if not patches:  # --only chunks
         results["goals"] = [{"goal": g, "measured": m, "met": met} for g, m, met in chunk_goals]
         goal_table = markdown_table(
@@ -397,57 +330,6 @@ def tables(results: dict[str, Any]) -> dict[str, str]:
     return {"patches": patch_table, "chunks": chunk_table, "goals": goal_table}
 
 
-def _chunk_tables(
-    chunks: list[ChunkResult], casync16: ChunkResult, ours: ChunkResult, gib: float
-) -> tuple[str, list[tuple[str, str, bool]]]:
-    """The chunk table and the two chunk goals."""
-    rows = [
-        [
-            c.method,
-            _mb(c.update_bytes),
-            f"{c.update_bytes / casync16.update_bytes:.2f}",
-            f"{c.requests:,}",
-            f"{c.new_chunks:,}",
-            f"{c.index_bytes / 1e6:.2f}",
-            f"{c.v1_objects / gib:,.0f}",
-            f"{casync16.v1_objects / c.v1_objects:.1f}x",
-            f"{c.seconds:.1f}",
-            _mib(c.max_rss),
-        ]
-        for c in chunks
-    ]
-    table = markdown_table(
-        [
-            "chunks",
-            "v1 host fetches MB",
-            "÷ casync-16k",
-            "requests",
-            "new chunks",
-            "v2 index MB",
-            "objects/GiB",
-            "fewer objects than casync-16k",
-            "v1+v2 stored s",
-            "RSS MiB",
-        ],
-        rows,
-    )
-    bytes_ratio = ours.update_bytes / casync16.update_bytes
-    fewer = casync16.v1_objects / ours.v1_objects
-    goals = [
-        (
-            "chunk update bytes ≤ casync-16k's",
-            f"{_mb(ours.update_bytes)} MB = {bytes_ratio:.2f}x",
-            bytes_ratio <= 1.0,
-        ),
-        (
-            f"≥ {OBJECTS_FEWER_GOAL:.0f}x fewer objects per GiB than casync-16k",
-            f"{fewer:.1f}x fewer",
-            fewer >= OBJECTS_FEWER_GOAL,
-        ),
-    ]
-    return table, goals
-
-
 def render(results: dict[str, Any], rendered: dict[str, str]) -> str:
     info, pair, tools = results["machine"], results["pair"], results["tools"]
     loads = results["load_average"]
@@ -483,16 +365,7 @@ def render(results: dict[str, Any], rendered: dict[str, str]) -> str:
         ours = results["patches"][0]["detail"]
         blocks = ", ".join(f"{op} {n * 4096 / 1e6:.1f} MB" for op, n in ours["blocks"].items())
         legend.append(f"Ours, blocks of v2 by operation: {blocks}.")
-    chunks = results["chunks"][0]["detail"]
-    legend.append(
-        f"Ours, chunks: v1 stored as {chunks['v1_packs']} packs of "
-        f"{_mb(chunks['v1_pack_bytes'])} MB ({chunks['v1_chunks']:,} chunks, "
-        f"{chunks['v1_entries']:,} index entries), published in {chunks['v1_publish_s']:.1f} s; "
-        f"v2 added {chunks['new_chunks']:,} chunks ({_mb(chunks['new_pack_bytes'])} MB) in "
-        f"{chunks['v2_packs_written']} pack(s) in {chunks['v2_publish_s']:.1f} s; the v1 host's "
-        f"{chunks['range_requests']} Range requests read {chunks['gap_bytes']:,} gap bytes; "
-        f"v2 rebuilt from the donor and the ranges in {chunks['rebuild_s']:.1f} s and verified."
-    )
+    legend.append(chunk_legend(results["chunks"][0]["detail"]))
     return "\n".join(
         [
             *head,
