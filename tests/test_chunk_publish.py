@@ -25,6 +25,7 @@ from image_format.chunks import (
     decompress_chunk,
     pack_path,
 )
+from image_format.content_paths import chunk_relpath
 from tests.fixtures.distributor_server import RunningDistributor, publish
 
 KIB = 1024
@@ -159,6 +160,10 @@ def test_published_versions_have_served_chunk_indexes_and_chunks(
         part = http.get(url, headers={"Range": "bytes=0-9"})
         assert part.status_code == 206 and part.content == answer.content[:10]
         assert http.get(f"/v1/chunks/sha256/{'0' * 64}").status_code == 404
+        legacy = distributor.data_dir / "chunks" / chunk_relpath("1" * 64)  # stored pre-packs
+        legacy.parent.mkdir(parents=True)
+        legacy.write_bytes(b"an old chunk file")
+        assert http.get(f"/v1/chunks/sha256/{'1' * 64}").content == b"an old chunk file"
         assert http.get("/v1/chunks/sha256/NOTHEX").status_code == 400
         assert http.get("/v1/stats/origin").json()["blobs"]["chunks"]["bytes_sent"] >= len(
             answer.content
