@@ -1,9 +1,10 @@
 """Applying a patch: base digest first, then a streamed, sparse rebuild, then the result digest.
 
 Order: read the header; refuse a base whose sha256 differs (`DeltaBaseMismatch`) before creating
-any output; decode records in one pass (bounded memory: a few MiB of buffers and the zstd window
-of `2**window_log`); write a temp file beside `out_path` with zero runs as holes; compare the
-written size and sha256 with the header (`DeltaResultMismatch`); rename over `out_path`.
+any output; decode sections in one sequential pass (bounded memory: one section's records, one
+lane decoder of the header's dictionary size, a few MiB of buffers); write a temp file beside
+`out_path` with zero runs as holes; compare the written size and sha256 with the header
+(`DeltaResultMismatch`); rename over `out_path`.
 
 Not responsible for trusting the header: the caller (the fetcher) checks that the patch is the one
 a signed manifest names, and hashes the result again before promoting it. Error contract:
@@ -20,6 +21,7 @@ from typing import BinaryIO
 
 from image_format.delta.errors import DeltaBaseMismatch, DeltaResultMismatch
 from image_format.delta.header import HEADER_SIZE, DeltaHeader, read_header
+from image_format.delta.lanes import LaneReader
 from image_format.delta.output import SparseOutput
 from image_format.delta.records import (
     COPY,
@@ -32,6 +34,7 @@ from image_format.delta.records import (
     RecordReader,
 )
 from image_format.delta.runs import read_delta_run
+from image_format.delta.sections import SectionReader
 from image_format.digest import hash_file
 
 COPY_STEP_BLOCKS = 256
@@ -54,7 +57,9 @@ def apply_delta(
     output = SparseOutput(out_path, header.new_size)
     try:
         with old_path.open("rb") as old_file:
-            _decode(header, RecordReader(patch, HEADER_SIZE), old_file.fileno(), output)
+            _Decoder(header, old_file.fileno(), output).run(
+                SectionReader(patch, HEADER_SIZE, header.window_log)
+            )
         digest = output.finish()
         if digest != header.new_sha256 or output.position != header.new_size:
             raise DeltaResultMismatch(header.new_sha256, digest, header.new_size, output.position)
@@ -65,38 +70,60 @@ def apply_delta(
     return header
 
 
-def _decode(header: DeltaHeader, reader: RecordReader, old_fd: int, output: SparseOutput) -> None:
-    bs = header.block_size
-    new_blocks = -(-header.new_size // bs)
-    old_blocks = -(-header.old_size // bs)
-    number = 0
-    while True:
+class _Decoder:
+    """Executes records in order, section after section, until END."""
+
+    def __init__(self, header: DeltaHeader, old_fd: int, output: SparseOutput) -> None:
+        self._bs = header.block_size
+        self._new_blocks = -(-header.new_size // self._bs)
+        self._old_blocks = -(-header.old_size // self._bs)
+        self._old_fd = old_fd
+        self._output = output
+        self._number = 0
+
+    def run(self, sections: SectionReader) -> None:
+        ended = False
+        while not ended:
+            reader, lane = sections.next()
+            if reader.at_end:
+                raise reader.corrupt("a section without records")
+            while not reader.at_end:
+                if ended:
+                    raise reader.corrupt("records after END")
+                ended = self._record(reader, lane)
+            lane.finish()
+        sections.finish()
+
+    def _record(self, reader: RecordReader, lane: LaneReader) -> bool:
+        """Execute one record; True for END."""
+        bs, number = self._bs, self._number
         op = reader.read_op()
         src = reader.read_varint() if op == COPY else 0
         count = reader.read_varint()
         if op == END:
-            if count != new_blocks or number != new_blocks:
-                raise reader.corrupt(f"END after {number} blocks, the header says {new_blocks}")
-            reader.finish()
-            return
-        if count == 0 or number + count > new_blocks:
+            if count != self._new_blocks or number != self._new_blocks:
+                raise reader.corrupt(f"END after {number} of {self._new_blocks} blocks")
+            return True
+        if count == 0 or number + count > self._new_blocks:
             raise reader.corrupt(f"a run of {count} blocks at block {number} overflows the image")
-        if op == COPY and src + count > old_blocks:
-            raise reader.corrupt(f"a run reads old blocks {src}+{count} of {old_blocks}")
+        if op == COPY and src + count > self._old_blocks:
+            raise reader.corrupt(f"a run reads old blocks {src}+{count} of {self._old_blocks}")
         if op in (LITERAL, DELTA) and count > MAX_PAYLOAD_BLOCKS:
             raise reader.corrupt(f"a payload run of {count} blocks exceeds the limit")
+        output = self._output
         if op == ZERO:
             output.skip(count * bs)
         elif op in (SAME, COPY):
             first = number if op == SAME else src
             for step in range(0, count, COPY_STEP_BLOCKS):
                 blocks = min(COPY_STEP_BLOCKS, count - step)
-                output.write(_read_old(old_fd, (first + step) * bs, blocks * bs))
+                output.write(_read_old(self._old_fd, (first + step) * bs, blocks * bs))
         elif op == LITERAL:
-            output.write(reader.read_exact(count * bs))
+            output.write(lane.read(count * bs))
         else:
-            output.write(read_delta_run(reader, old_fd, bs, old_blocks, count))
-        number += count
+            output.write(read_delta_run(reader, self._old_fd, bs, self._old_blocks, count))
+        self._number = number + count
+        return False
 
 
 def _read_old(fd: int, offset: int, size: int) -> bytes:

@@ -2,12 +2,13 @@
 
 A block is ZERO, SAME (OLD's block at the same number), or COPY (the OLD block the previous
 match predicts, else any OLD block with the same hash, bytes compared). Blocks that match nothing
-collect into a run (contiguous, at most `MAX_PAYLOAD_BLOCKS`); a run is written as one DELTA
-frame: zstd with the OLD blocks around where the run is predicted to come from (the old version
-of a changed file sits right after the last block copied from it) as raw-content dictionary,
-so shifted and edited content costs little (without a prediction: the OLD blocks at the same
-place). A run with neither (past OLD's end, nothing matched before) is LITERAL, compressed by the
-outer stream.
+collect into a run (contiguous, at most `MAX_PAYLOAD_BLOCKS`). A run is a DELTA when OLD explains
+it well: a zstd frame made with the OLD blocks around where the run is predicted to come from
+(the old version of a changed file sits right after the last block copied from it; without a
+prediction, the OLD blocks at the same place) as raw-content dictionary, kept when it is at
+most 1/`DELTA_ADVANTAGE` of the run compressed alone (both first tried at low levels). Every
+other run is LITERAL: its bytes go to the literal lane, one long xz stream per section (new
+content compresses far better there than in small independent frames).
 
 Not responsible for reading NEW or writing the patch. No errors of its own (OSError passes).
 """
@@ -19,17 +20,13 @@ import os
 import zstandard
 
 from image_format.delta.index import BlockIndex, block_hash
-from image_format.delta.records import (
-    COPY,
-    LITERAL,
-    MAX_PAYLOAD_BLOCKS,
-    SAME,
-    ZERO,
-    RecordWriter,
-)
+from image_format.delta.records import COPY, MAX_PAYLOAD_BLOCKS, SAME, ZERO, RecordWriter
 
 REF_BEFORE_BLOCKS = 4
 REF_AFTER_BLOCKS = 8
+DELTA_ADVANTAGE = 3  # a DELTA frame must be this many times smaller than the run alone
+PROBE_LEVEL = 1  # zstd level of the run-alone estimate
+DELTA_PROBE_LEVEL = 3  # zstd level of the first DELTA try (the kept frame uses `level`)
 MAX_REF_BLOCKS = 1024
 
 
@@ -98,16 +95,23 @@ class Differ:
             return
         run, first = self._run, self._run_first_prediction
         self._run = []
-        if first < 0:
-            for block in run:
-                self._writer.add(LITERAL, 0, block)
-            return
-        start = max(0, first - REF_BEFORE_BLOCKS)
-        end = min(self._old.blocks, first + len(run) + REF_AFTER_BLOCKS, start + MAX_REF_BLOCKS)
-        reference = self._old.read(start, end - start)
         data = b"".join(run)
+        if first >= 0:
+            start = max(0, first - REF_BEFORE_BLOCKS)
+            end = min(self._old.blocks, first + len(run) + REF_AFTER_BLOCKS, start + MAX_REF_BLOCKS)
+            reference = self._old.read(start, end - start)
+            probe = self._delta_frame(data, reference, min(self._level, DELTA_PROBE_LEVEL))
+            alone = len(zstandard.ZstdCompressor(level=PROBE_LEVEL).compress(data))
+            if len(probe) * DELTA_ADVANTAGE <= alone:
+                frame = self._delta_frame(data, reference, self._level)
+                self._writer.add_delta(len(run), start, end - start, min(probe, frame, key=len))
+                return
+        self._writer.add_literal(len(run), data)
+
+    @staticmethod
+    def _delta_frame(data: bytes, reference: bytes, level: int) -> bytes:
         params = zstandard.ZstdCompressionParameters.from_level(
-            self._level,
+            level,
             source_size=len(data) + len(reference),
             write_checksum=False,
             write_content_size=True,
@@ -117,4 +121,4 @@ class Differ:
             reference, dict_type=zstandard.DICT_TYPE_RAWCONTENT
         )
         compressor = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params)
-        self._writer.add_delta(len(run), start, end - start, compressor.compress(data))
+        return compressor.compress(data)

@@ -2,11 +2,11 @@
 
 Layout (big-endian, 104 bytes): magic `VIDDELTA` (8) · format version u16 · flags u16 (0) ·
 block size u32 · old size u64 · old sha256 (32 raw bytes) · new size u64 · new sha256 (32) ·
-zstd window log u8 · 3 reserved zero bytes · crc32 of the preceding 100 bytes u32.
+lane dictionary log u8 · 3 reserved zero bytes · crc32 of the preceding 100 bytes u32.
 
-Not responsible for the body (see `records`). Error contract: `DeltaCorrupt` (offset 0 or the
-short length) for a short, foreign or damaged header; `DeltaUnsupported` for a newer format
-version or an unusable block size.
+Not responsible for the body (see `sections`). Error contract: `DeltaCorrupt` (offset 0 or the
+short length) for a short, foreign or damaged header; `DeltaUnsupported` for another format
+version, an unusable block size or a lane dictionary larger than a reader accepts.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from image_format.delta.errors import DeltaCorrupt, DeltaUnsupported
+from image_format.delta.lanes import MAX_DICT_LOG
 
 MAGIC = b"VIDDELTA"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MIN_BLOCK_SIZE = 512
 MAX_BLOCK_SIZE = 1 << 20
 _BODY = struct.Struct(">8sHHIQ32sQ32sB3x")
@@ -70,6 +71,8 @@ class DeltaHeader:
             raise DeltaUnsupported("format version", version)
         if not MIN_BLOCK_SIZE <= block <= MAX_BLOCK_SIZE or block % MIN_BLOCK_SIZE:
             raise DeltaUnsupported("block size", block)
+        if wlog > MAX_DICT_LOG:
+            raise DeltaUnsupported("lane dictionary log", wlog)
         return cls(block, old_size, old_sha.hex(), new_size, new_sha.hex(), wlog, version)
 
 

@@ -1,11 +1,14 @@
 """Making a patch: two streamed passes, bounded memory, whatever the image sizes.
 
-Pass 1 reads OLD once: its sha256 and a `BlockIndex` of its non-zero blocks. Pass 2 reads NEW
-once, in step with OLD at the same offsets (an all-zero or unchanged MiB is one run), and hands
-each block to `diff.Differ`, which picks ZERO / SAME / COPY / DELTA / LITERAL. Records and
-LITERAL payloads go through one streaming zstd compressor (long-distance matching, window
-`2**window_log`). Memory: the index (see `index`), the compressor's window and tables, a few MiB
-of buffers and one DELTA run with its reference (at most 1 + 4 MiB).
+Pass 1 reads OLD once: its sha256 and a `BlockIndex` of its non-zero blocks (NEW's sha256, when
+the caller does not know it, is computed on a second thread meanwhile). Pass 2 reads NEW once, in
+step with OLD at the same offsets (an all-zero or unchanged MiB is one run), and hands each block
+to `diff.Differ`, which picks ZERO / SAME / COPY / DELTA / LITERAL. Records go into sections
+(zstd); LITERAL bytes into each section's lane, an xz stream (dictionary `2**window_log`)
+compressed on its own worker thread, at most `threads` lanes at once. Memory: the index (see
+`index`), `threads` LZMA encoders (about 12 times the dictionary each), their queued input and
+compressed output (up to a section's lane each), one section's records, and one DELTA run with
+its reference (at most 1 + 4 MiB).
 
 Not responsible for deciding whether a patch is worth offering (the publisher does). Error
 contract: OSError from reading inputs or writing `out` passes through; `DeltaInputChanged` when a
@@ -16,23 +19,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import zstandard
 
 from image_format.delta.diff import Differ, OldBlocks
 from image_format.delta.errors import DeltaInputChanged
 from image_format.delta.header import DeltaHeader
 from image_format.delta.index import BlockIndex, block_hash
-from image_format.delta.records import OP_NAMES, ByteSink, CountingWriter, RecordWriter
+from image_format.delta.lanes import MAX_DICT_LOG, MIN_DICT_LOG, lane_filters
+from image_format.delta.records import OP_NAMES, RecordWriter
+from image_format.delta.sections import ByteSink, CountingWriter, SectionWriter
 from image_format.digest import hash_file
 
 DEFAULT_BLOCK_SIZE = 4096
 DEFAULT_LEVEL = 12
-DEFAULT_WINDOW_LOG = 27
-DEFAULT_THREADS = 0
+DEFAULT_WINDOW_LOG = 23
+DEFAULT_THREADS = 2
 READ_BYTES = 1 << 20
 
 
@@ -68,27 +73,60 @@ def make_delta(
 
     `old_sha256`/`new_sha256`, when the caller knows them, save a pass over NEW (the header
     needs its digest before the body); both are still checked against what is read.
+    `level` (1-22) is the zstd level of records and DELTA frames and picks the lanes' LZMA
+    effort (`lanes.lane_filters`); `window_log` is the lanes' dictionary log (12-26); `threads`
+    lanes compress at once. ValueError for a `window_log` out of range.
     """
+    if not MIN_DICT_LOG <= window_log <= MAX_DICT_LOG:
+        raise ValueError(f"window_log {window_log} is outside {MIN_DICT_LOG}..{MAX_DICT_LOG}")
     started = time.monotonic()
     old_size, new_size = old_path.stat().st_size, new_path.stat().st_size
     index = BlockIndex(-(-old_size // block_size))
+    new_hash = _Background(hash_file, new_path) if new_sha256 is None else None
     old_digest = _index_old(old_path, block_size, index)
+    new_digest = new_sha256 or (new_hash.result() if new_hash is not None else "")
     if old_sha256 is not None and old_sha256 != old_digest:
         raise DeltaInputChanged("old", old_sha256, old_digest)
-    new_digest = new_sha256 or hash_file(new_path)[0]
     header = DeltaHeader(block_size, old_size, old_digest, new_size, new_digest, window_log)
     sink = CountingWriter(out)
     sink.write(header.pack())
-    params = zstandard.ZstdCompressionParameters.from_level(
-        level, window_log=window_log, enable_ldm=True, write_checksum=True, threads=threads
-    )
-    writer = RecordWriter(sink, params)
-    read_digest = _diff_new(old_path, new_path, header, index, writer, level)
-    if read_digest != new_digest:
-        raise DeltaInputChanged("new", new_digest, read_digest)
-    writer.finish(-(-new_size // block_size))
+    sections = SectionWriter(sink, level, lane_filters(level, window_log), threads)
+    writer = RecordWriter(sections)
+    try:
+        read_digest = _diff_new(old_path, new_path, header, index, writer, level)
+        if read_digest != new_digest:
+            raise DeltaInputChanged("new", new_digest, read_digest)
+        writer.finish(-(-new_size // block_size))
+        patch_bytes = sections.finish()
+    except BaseException:
+        sections.abandon()
+        raise
     blocks = dict(zip(OP_NAMES[1:], writer.blocks_by_op[1:], strict=True))
-    return DeltaStats(header, sink.count, blocks, time.monotonic() - started, index.entries)
+    return DeltaStats(header, patch_bytes, blocks, time.monotonic() - started, index.entries)
+
+
+class _Background:
+    """`hash_file(path)` on a worker thread (hashlib releases the GIL): NEW's digest while
+    OLD is indexed."""
+
+    def __init__(self, function: Callable[[Path], tuple[str, int]], path: Path) -> None:
+        self._result: tuple[str, int] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, path), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[[Path], tuple[str, int]], path: Path) -> None:
+        try:
+            self._result = function(path)
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result[0]
 
 
 def _index_old(path: Path, block_size: int, index: BlockIndex) -> str:
