@@ -7,10 +7,11 @@ import random
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from image_format.delta import apply_delta, make_delta, read_header
+from image_format.delta import apply_delta, make_delta, read_header, sections
 from tests.delta_helpers import TEST_BLOCK, make_patch, roundtrip
 
 _segment = st.one_of(
@@ -52,6 +53,25 @@ def _edit(data: bytes, rng: random.Random, edits: int) -> bytes:
 def test_roundtrip_after_random_edits(old: bytes, seed: int, edits: int) -> None:
     new = _edit(old, random.Random(seed), edits)
     with tempfile.TemporaryDirectory() as folder:
+        assert roundtrip(Path(folder), old, new) == new
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    old=_image,
+    seed=st.integers(0, 2**32),
+    edits=st.integers(0, 6),
+    lane_blocks=st.integers(1, 4),
+    record_bytes=st.integers(1, 64),
+)
+def test_roundtrip_across_many_small_sections(
+    old: bytes, seed: int, edits: int, lane_blocks: int, record_bytes: int
+) -> None:
+    """Sections closing every few literal blocks or record bytes change nothing but framing."""
+    new = _edit(old, random.Random(seed), edits)
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        patch.setattr(sections, "SECTION_LANE_BYTES", lane_blocks * TEST_BLOCK)
+        patch.setattr(sections, "SECTION_RECORD_BYTES", record_bytes)
         assert roundtrip(Path(folder), old, new) == new
 
 

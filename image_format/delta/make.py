@@ -43,13 +43,15 @@ READ_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class DeltaStats:
-    """What `make_delta` wrote: the header, patch bytes, new blocks per operation, seconds."""
+    """What `make_delta` wrote: the header, patch bytes, new blocks per operation, seconds,
+    indexed OLD blocks and body sections."""
 
     header: DeltaHeader
     patch_bytes: int
     blocks: dict[str, int]
     seconds: float
     indexed_blocks: int
+    sections: int
 
     @property
     def bytes_by_op(self) -> dict[str, int]:
@@ -102,7 +104,8 @@ def make_delta(
         sections.abandon()
         raise
     blocks = dict(zip(OP_NAMES[1:], writer.blocks_by_op[1:], strict=True))
-    return DeltaStats(header, patch_bytes, blocks, time.monotonic() - started, index.entries)
+    seconds = time.monotonic() - started
+    return DeltaStats(header, patch_bytes, blocks, seconds, index.entries, sections.sections)
 
 
 class _Background:

@@ -32,11 +32,9 @@ def varint(value: int) -> bytes:
 
 
 class RecordSink(Protocol):
-    """Where records go: the current section's record bytes and literal lane."""
+    """Where records go: one record at a time, with a LITERAL's lane bytes (sections)."""
 
-    def record(self, data: bytes) -> None: ...
-
-    def literal(self, data: bytes) -> None: ...
+    def record(self, data: bytes, literal: bytes = b"", /) -> None: ...
 
 
 class RecordWriter:
@@ -83,8 +81,7 @@ class RecordWriter:
         """`count` new blocks whose bytes (`data`) go to the literal lane."""
         self._emit()
         self.blocks_by_op[LITERAL] += count
-        self._sink.record(bytes((LITERAL,)) + varint(count))
-        self._sink.literal(data)
+        self._sink.record(bytes((LITERAL,)) + varint(count), data)
 
     def add_delta(self, count: int, ref_start: int, ref_count: int, frame: bytes) -> None:
         """`count` new blocks as one inner frame made against OLD blocks `ref_start` on."""

@@ -74,18 +74,15 @@ class SectionWriter:
         self._pending: deque[tuple[bytes, LaneCompressor | None]] = deque()
         self.sections = 0
 
-    def record(self, data: bytes) -> None:
+    def record(self, data: bytes, literal: bytes = b"") -> None:
+        """One record, and for LITERAL its lane bytes (at most a few MiB at a time)."""
         self._records += data
-        if len(self._records) >= SECTION_RECORD_BYTES:
-            self._close()
-
-    def literal(self, data: bytes) -> None:
-        """Lane bytes for the LITERAL record just written (at most a few MiB at a time)."""
-        if self._lane is None:
-            self._lane = LaneCompressor(self._filters)
-        self._lane.feed(data)
-        self._lane_bytes += len(data)
-        if self._lane_bytes >= SECTION_LANE_BYTES:
+        if literal:
+            if self._lane is None:
+                self._lane = LaneCompressor(self._filters)
+            self._lane.feed(literal)
+            self._lane_bytes += len(literal)
+        if len(self._records) >= SECTION_RECORD_BYTES or self._lane_bytes >= SECTION_LANE_BYTES:
             self._close()
 
     def _close(self) -> None:
