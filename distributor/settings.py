@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from distributor.errors import WeakAdminToken
 from image_format.chunks import DEFAULT_LEVEL, DEFAULT_PARAMS, ChunkParams
+from image_format.delta import DEFAULT_LITERAL_LEVEL
 
 MIN_ADMIN_TOKEN_CHARS = 16
 WEAK_ADMIN_TOKENS = frozenset({"changeme", "admin", "token", "secret", "password"})
@@ -57,6 +58,7 @@ class DistributorSettings(BaseSettings):
     # Delta patches made at publish (see distributor.deltas): from the previous K versions.
     delta_from_versions: int = Field(default=2, ge=0)
     delta_zstd_level: int = Field(default=12, ge=1, le=22)
+    delta_literal_zstd_level: int = Field(default=DEFAULT_LITERAL_LEVEL, ge=1, le=22)
     # Content-addressed chunks made at publish (see distributor.chunks, docs/chunking.md).
     chunks_enabled: bool = True
     chunk_min_bytes: int = DEFAULT_PARAMS.min_size

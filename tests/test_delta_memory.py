@@ -1,6 +1,6 @@
 """Bounded memory: making and applying a patch between two multi-GiB sparse images stays under
 512 MiB of peak RSS (each measured in its own child process with `ru_maxrss`), with the default
-settings (two lanes of xz with 8 MiB dictionaries on worker threads)."""
+settings (two zstd lanes with 32 MiB windows on worker threads)."""
 
 from __future__ import annotations
 

@@ -15,10 +15,12 @@ import pytest
 from image_format.delta import DeltaCorrupt, DeltaUnsupported, apply_delta, make_delta
 from image_format.delta import sections as sections_module
 from image_format.delta.header import HEADER_SIZE, DeltaHeader
-from image_format.delta.lanes import lane_filters
+from image_format.delta.lanes import lane_parameters
 from image_format.delta.records import RecordWriter
 from image_format.delta.sections import CountingWriter, SectionWriter
 from tests.delta_helpers import TEST_BLOCK, leftovers, make_patch, roundtrip
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @pytest.fixture
@@ -100,7 +102,7 @@ def _handmade(tmp_path: Path, blocks: int, lane: bytes) -> bytes:
     out = io.BytesIO()
     sink = CountingWriter(out)
     sink.write(header.pack())
-    sections = SectionWriter(sink, 3, lane_filters(3, 16), 1)
+    sections = SectionWriter(sink, 3, lane_parameters(3, 16), 1)
     writer = RecordWriter(sections)
     writer.add_literal(blocks, lane)
     writer.finish(blocks)
@@ -122,7 +124,7 @@ def test_damage_inside_a_lane_is_corrupt(tmp_path: Path) -> None:
     rng = random.Random(14)
     lane = rng.randbytes(3 * TEST_BLOCK)
     patch = _handmade(tmp_path, 3, lane)
-    start = patch.index(b"\xfd7zXZ\x00")  # the lane's xz stream
+    start = patch.rindex(ZSTD_MAGIC)  # the lane's frame follows the records' frame
     for position in range(start, len(patch) - 16, max(1, (len(patch) - 16 - start) // 50)):
         damaged = bytearray(patch)
         damaged[position] ^= 0x10

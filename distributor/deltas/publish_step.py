@@ -27,7 +27,12 @@ from distributor.publishing import PublishContext, PublishStep
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import BlobWriter, LocalBlobStore
 from distributor.torrents.publish_step import TorrentPublishStep
-from image_format.delta import DEFAULT_WINDOW_LOG, DeltaInputChanged, make_delta
+from image_format.delta import (
+    DEFAULT_LITERAL_LEVEL,
+    DEFAULT_WINDOW_LOG,
+    DeltaInputChanged,
+    make_delta,
+)
 
 MIN_IMAGE_BYTES = 64 << 10
 MAX_PATCH_RATIO = 0.9
@@ -54,6 +59,7 @@ class DeltaPublishStep:
         *,
         from_versions: int,
         level: int,
+        literal_level: int = DEFAULT_LITERAL_LEVEL,
         window_log: int = DEFAULT_WINDOW_LOG,
         torrent_step: TorrentPublishStep | None = None,
         min_image_bytes: int = MIN_IMAGE_BYTES,
@@ -63,6 +69,7 @@ class DeltaPublishStep:
         self._blobs = blobs
         self._from_versions = from_versions
         self._level = level
+        self._literal_level = literal_level
         self._window_log = window_log
         self._torrents = torrent_step
         self._min_image_bytes = min_image_bytes
@@ -98,6 +105,7 @@ class DeltaPublishStep:
                 context.blob_path,
                 _BlobSink(writer),
                 level=self._level,
+                literal_level=self._literal_level,
                 window_log=self._window_log,
                 old_sha256=base.sha256,
                 new_sha256=context.sha256,
@@ -145,6 +153,7 @@ def with_delta_step(
         blobs,
         from_versions=settings.delta_from_versions,
         level=settings.delta_zstd_level,
+        literal_level=settings.delta_literal_zstd_level,
         torrent_step=torrent_step,
     )
     return [*steps, step]

@@ -18,6 +18,7 @@ from image_format.delta.header import DeltaHeader, read_header
 from image_format.delta.make import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_LEVEL,
+    DEFAULT_LITERAL_LEVEL,
     DEFAULT_WINDOW_LOG,
     DeltaStats,
     make_delta,
@@ -26,6 +27,7 @@ from image_format.delta.make import (
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_LEVEL",
+    "DEFAULT_LITERAL_LEVEL",
     "DEFAULT_WINDOW_LOG",
     "DeltaBaseMismatch",
     "DeltaCorrupt",

@@ -7,7 +7,7 @@ it well: a zstd frame made with the OLD blocks around where the run is predicted
 (the old version of a changed file sits right after the last block copied from it; without a
 prediction, the OLD blocks at the same place) as raw-content dictionary, kept when it is at
 most 1/`DELTA_ADVANTAGE` of the run compressed alone (both first tried at low levels). Every
-other run is LITERAL: its bytes go to the literal lane, one long xz stream per section (new
+other run is LITERAL: its bytes go to the literal lane, one long zstd frame per section (new
 content compresses far better there than in small independent frames).
 
 Not responsible for reading NEW or writing the patch. No errors of its own (OSError passes).

@@ -4,11 +4,11 @@ Pass 1 reads OLD once: its sha256 and a `BlockIndex` of its non-zero blocks (NEW
 the caller does not know it, is computed on a second thread meanwhile). Pass 2 reads NEW once, in
 step with OLD at the same offsets (an all-zero or unchanged MiB is one run), and hands each block
 to `diff.Differ`, which picks ZERO / SAME / COPY / DELTA / LITERAL. Records go into sections
-(zstd); LITERAL bytes into each section's lane, an xz stream (dictionary `2**window_log`)
-compressed on its own worker thread, at most `threads` lanes at once. Memory: the index (see
-`index`), `threads` LZMA encoders (about 12 times the dictionary each), their queued input and
-compressed output (up to a section's lane each), one section's records, and one DELTA run with
-its reference (at most 1 + 4 MiB).
+(zstd); LITERAL bytes into each section's lane, one zstd frame (window `2**window_log`,
+long-distance matching) compressed on its own worker thread, at most `threads` lanes at once.
+Memory: the index (see `index`), `threads` zstd encoders (window plus match tables, about 100 MiB
+each at level 17), their queued input and compressed output (up to a section's lane each), one
+section's records, and one DELTA run with its reference (at most 1 + 4 MiB).
 
 Not responsible for deciding whether a patch is worth offering (the publisher does). Error
 contract: OSError from reading inputs or writing `out` passes through; `DeltaInputChanged` when a
@@ -29,14 +29,15 @@ from image_format.delta.diff import Differ, OldBlocks
 from image_format.delta.errors import DeltaInputChanged
 from image_format.delta.header import DeltaHeader
 from image_format.delta.index import BlockIndex, block_hash
-from image_format.delta.lanes import MAX_DICT_LOG, MIN_DICT_LOG, lane_filters
+from image_format.delta.lanes import MAX_DICT_LOG, MIN_DICT_LOG, lane_parameters
 from image_format.delta.records import OP_NAMES, RecordWriter
 from image_format.delta.sections import ByteSink, CountingWriter, SectionWriter
 from image_format.digest import hash_file
 
 DEFAULT_BLOCK_SIZE = 4096
 DEFAULT_LEVEL = 12
-DEFAULT_WINDOW_LOG = 23
+DEFAULT_LITERAL_LEVEL = 17
+DEFAULT_WINDOW_LOG = 25
 DEFAULT_THREADS = 2
 READ_BYTES = 1 << 20
 
@@ -66,6 +67,7 @@ def make_delta(
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     level: int = DEFAULT_LEVEL,
+    literal_level: int = DEFAULT_LITERAL_LEVEL,
     window_log: int = DEFAULT_WINDOW_LOG,
     threads: int = DEFAULT_THREADS,
     old_sha256: str | None = None,
@@ -75,9 +77,9 @@ def make_delta(
 
     `old_sha256`/`new_sha256`, when the caller knows them, save a pass over NEW (the header
     needs its digest before the body); both are still checked against what is read.
-    `level` (1-22) is the zstd level of records and DELTA frames and picks the lanes' LZMA
-    effort (`lanes.lane_filters`); `window_log` is the lanes' dictionary log (12-26); `threads`
-    lanes compress at once. ValueError for a `window_log` out of range.
+    `level` (1-22) is the zstd level of records and DELTA frames, `literal_level` (1-22) the
+    lanes'; `window_log` is the lanes' window log (12-26); `threads` lanes compress at once.
+    ValueError for a `window_log` out of range.
     """
     if not MIN_DICT_LOG <= window_log <= MAX_DICT_LOG:
         raise ValueError(f"window_log {window_log} is outside {MIN_DICT_LOG}..{MAX_DICT_LOG}")
@@ -92,7 +94,7 @@ def make_delta(
     header = DeltaHeader(block_size, old_size, old_digest, new_size, new_digest, window_log)
     sink = CountingWriter(out)
     sink.write(header.pack())
-    sections = SectionWriter(sink, level, lane_filters(level, window_log), threads)
+    sections = SectionWriter(sink, level, lane_parameters(literal_level, window_log), threads)
     writer = RecordWriter(sections)
     try:
         read_digest = _diff_new(old_path, new_path, header, index, writer, level)

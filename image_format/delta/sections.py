@@ -3,7 +3,7 @@
 ```
 section := 'S' · varint records_length · varint lane_length
            · records (one zstd frame, checksum and content size on)
-           · lane (one xz stream; absent when lane_length is 0)
+           · lane (one zstd frame; absent when lane_length is 0)
 trailer := "VIDDEND2" · u64 length of header + sections
 ```
 The last section's records end with END. A section closes when its lane holds
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 import zstandard
 
@@ -59,14 +59,18 @@ class SectionWriter:
     """Collects records and literal bytes into sections; lanes compress on worker threads."""
 
     def __init__(
-        self, sink: CountingWriter, level: int, filters: list[dict[str, Any]], threads: int
+        self,
+        sink: CountingWriter,
+        level: int,
+        lane_parameters: zstandard.ZstdCompressionParameters,
+        threads: int,
     ) -> None:
         """`sink` has already received the header (its count includes it)."""
         self._sink = sink
         self._records_compressor = zstandard.ZstdCompressor(
             level=level, write_checksum=True, write_content_size=True
         )
-        self._filters = filters
+        self._lane_parameters = lane_parameters
         self._threads = max(1, threads)
         self._records = bytearray()
         self._lane: LaneCompressor | None = None
@@ -79,7 +83,7 @@ class SectionWriter:
         self._records += data
         if literal:
             if self._lane is None:
-                self._lane = LaneCompressor(self._filters)
+                self._lane = LaneCompressor(self._lane_parameters)
             self._lane.feed(literal)
             self._lane_bytes += len(literal)
         if len(self._records) >= SECTION_RECORD_BYTES or self._lane_bytes >= SECTION_LANE_BYTES:
