@@ -15,7 +15,6 @@ stdout. Not responsible for timing or checking results beyond the rebuilt file's
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -35,6 +34,7 @@ from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
 from image_format.chunks import assemble
 from image_format.delta import apply_delta, make_delta
+from image_format.digest import hash_file
 
 GIB = 1 << 30
 
@@ -93,7 +93,7 @@ def chunks(old: Path, new: Path, work: Path) -> dict[str, Any]:
         router = RouterStore([donors, remote])
         assemble(target, lambda span: router.get(span.chunk_id, span.size), router_out)
     rebuild_s = time.perf_counter() - started
-    rebuilt_sha256 = sha256_of(router_out)
+    rebuilt_sha256, _ = hash_file(router_out)
     router_out.unlink()
     p = settings.chunk_params
     return {
@@ -125,14 +125,6 @@ def chunks(old: Path, new: Path, work: Path) -> dict[str, Any]:
         "rebuilt_sha256": rebuilt_sha256,
         "size": old.stat().st_size,
     }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: list[str]) -> int:
