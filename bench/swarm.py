@@ -3,13 +3,16 @@ same hosts fetching it by plain HTTP from the origin, in the same run.
 
     python -m bench.swarm [--hosts 8] [--size-mib 256] [--origin-mbit 100] [--host-mbit 100]
                           [--host-ingress] [--rows default|all] [--skip-http] [--json]
+                          [--trusted-swarm]
 
 Per configuration: one origin namespace (egress limited to U_origin by tbf) runs `distributor
 serve` and a co-located `seeder run`; N host namespaces (egress u each; with `--host-ingress` the
 same limit on their ingress) run `client-fetch get --via swarm` all at once, then, with fresh
 caches, `client-fetch get --via http` all at once (the baseline), then one host alone by HTTP:
 the practical floor, one copy of S through the origin's link by TCP plus one client's start-up
-and verify. Reported per way of fetching:
+and verify. With `--trusted-swarm` the swarm hosts run with
+`CLIENT_FETCH_SWARM_WHOLE_PIECES_THRESHOLD_SECONDS=0` (rarest blocks instead of whole pieces).
+Reported per way of fetching:
 
 - time ÷ bound: seconds from starting the clients to the last one's exit (each exit means a
   verified image committed to its cache), divided by the P2P lower bound
@@ -56,6 +59,8 @@ from bench.swarm_hosts import (
 from tests.netns import HostSpec, Shaping, Topology, cleanup_stale
 
 PREFIX = "vbs-"
+TRUSTED_SWARM_ENV = {"CLIENT_FETCH_SWARM_WHOLE_PIECES_THRESHOLD_SECONDS": "0"}
+"""`--trusted-swarm`: hosts ask for the rarest blocks, not whole pieces (trusted swarms only)."""
 GOAL_TIME_RATIO = 1.15
 GOAL_ORIGIN_BYTES = 1.2
 DEFAULT_WORK_DIR = (
@@ -131,10 +136,12 @@ def _measure(
     client_env: dict[str, str],
     *,
     hosts: int | None = None,
+    label: str | None = None,
 ) -> Phase:
     """`hosts` (default all) fetch `via` at once; a phase with fewer is labelled with its count."""
     clients = topology.hosts[1 : 1 + (hosts or config.hosts)]
-    label = via if hosts is None else f"{via}, {hosts} host" + ("s" if hosts > 1 else "")
+    if label is None:
+        label = via if hosts is None else f"{via}, {hosts} host" + ("s" if hosts > 1 else "")
     caches = work / f"caches-{via}"
     remove(caches)
     caches.mkdir(parents=True)
@@ -200,7 +207,9 @@ def _phase(
     )
 
 
-def run_config(config: Config, work: Path, image_seed: int, skip_http: bool) -> dict[str, Any]:
+def run_config(
+    config: Config, work: Path, image_seed: int, skip_http: bool, trusted_swarm: bool = False
+) -> dict[str, Any]:
     """Build the topology, measure the swarm (and HTTP) phase, tear everything down."""
     work.mkdir(parents=True, exist_ok=True)
     image = generate_image(work, config.size_bytes // MIB, image_seed)
@@ -217,12 +226,18 @@ def run_config(config: Config, work: Path, image_seed: int, skip_http: bool) -> 
             origin = start_origin(
                 topology.hosts[0], run_dir / "origin", image, "1", run_dir / "logs", {}
             )
-            runs: list[tuple[str, int | None]] = [("swarm", None)]
+            swarm_env = TRUSTED_SWARM_ENV if trusted_swarm else {}
+            swarm_label = "swarm, rarest blocks" if trusted_swarm else None
+            runs: list[tuple[str, int | None, dict[str, str], str | None]] = [
+                ("swarm", None, swarm_env, swarm_label),
+            ]
             if not skip_http:
-                runs += [("http", None), ("http", 1)]
-            for via, hosts in runs:
-                log(f"{config.label}: {hosts or config.hosts} host(s) fetch --via {via} ...")
-                phase = _measure(via, topology, origin, run_dir, config, {}, hosts=hosts)
+                runs += [("http", None, {}, None), ("http", 1, {}, None)]
+            for via, hosts, env, label in runs:
+                log(f"{config.label}: {hosts or config.hosts} host(s) fetch --via {via} {env} ...")
+                phase = _measure(
+                    via, topology, origin, run_dir, config, env, hosts=hosts, label=label
+                )
                 log(
                     f"{config.label}: {phase.via} {phase.seconds:.1f} s "
                     f"({phase.time_ratio(config):.2f}x bound), origin "
@@ -333,6 +348,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="all: also 4x the origin's rate, and 2x the hosts",
     )
     parser.add_argument("--skip-http", action="store_true", help="no plain-HTTP baseline")
+    parser.add_argument(
+        "--trusted-swarm",
+        action="store_true",
+        help="hosts ask for the rarest blocks, not whole pieces (trusted swarms only)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="image RNG seed (default 1)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -348,7 +368,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cleanup_stale(PREFIX)
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    results = [run_config(c, work, args.seed, args.skip_http) for c in configurations(args)]
+    results = [
+        run_config(c, work, args.seed, args.skip_http, args.trusted_swarm)
+        for c in configurations(args)
+    ]
     return {
         "machine": machine_info(work, script_interpreter(Path(sys.executable))),
         "size_mib": args.size_mib,

@@ -56,6 +56,11 @@ class ClientSettings(BaseSettings):
     swarm_allow_multiple_connections_per_ip: bool = Field(
         False, description="several peers behind one address (NAT, tests)"
     )
+    swarm_whole_pieces_threshold_seconds: int = Field(
+        20,
+        ge=0,
+        description="whole pieces from peers this fast (blame for bad data); 0: trusted swarms",
+    )
     swarm_min_peers: int = Field(
         2, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"
     )

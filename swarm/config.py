@@ -55,13 +55,17 @@ class SwarmConfig:
     web_seed_no_peer_seconds: float = 2.0
     """...and sooner, when no peer at all is connected this long after the start."""
     unchoke_slots_limit: int = 8
-    whole_pieces_threshold_seconds: int = 0
-    """libtorrent's whole_pieces_threshold: from a peer fast enough to send a piece in this many
-    seconds, request whole pieces and runs of neighbouring pieces (up to 8 MiB). Its default (20)
-    makes every host walk the origin's pieces in long runs in index order; two hosts whose runs
-    meet then fetch the same pieces from the origin side by side. 0 turns it off, so each request
-    goes to the rarest pieces. Measured (bench.swarm, N=8, 100 Mbit, 256 MiB): 20 → 1.54x the
-    bound, 1.35·S from the origin; 0 → 1.32-1.35x, 1.12-1.14·S."""
+    whole_pieces_threshold_seconds: int = 20
+    """libtorrent's whole_pieces_threshold (its default): from a peer fast enough to send a piece
+    in this many seconds, request whole pieces, and runs of neighbouring pieces (up to 8 MiB).
+    Whole pieces from one peer are what lets libtorrent blame a hash failure on the peer that
+    sent bad data. 0 requests single blocks of the rarest pieces instead: hosts no longer walk
+    the origin's pieces in index-order runs (two hosts whose runs meet fetch the same pieces
+    from the origin side by side), but pieces then mix blocks from several peers, and a corrupt
+    peer gets honest peers banned with it (tests/test_swarm_transfer.py's corrupt seeder: the
+    download stalled in 1 of 6 runs). Measured (bench.swarm, N=8, 100 Mbit, 256 MiB, seeder
+    queue 8): 20 → 1.30-1.34·S from the origin, 1.50-1.54x the bound; 1 → 1.13-1.14·S, 1.32x;
+    0 → 1.05-1.06·S, 1.24-1.26x. For swarms of trusted hosts only."""
     max_requests_per_peer: int = 2000
     """Block requests queued per peer (libtorrent's max_allowed_in_request_queue); the rest are
     rejected and the peer asks elsewhere. The seeder lowers it (see `seeder.daemon`)."""

@@ -21,12 +21,17 @@ def _session_settings(config: SwarmConfig) -> dict[str, object]:
         session.pause()
 
 
-def test_hosts_pick_rarest_pieces_not_runs_of_whole_pieces() -> None:
-    applied = _session_settings(SwarmConfig(listen_interfaces="127.0.0.1:0"))
-    # libtorrent's default (20 s) makes every host walk the origin's pieces in long index-order
-    # runs, and hosts whose runs meet fetch the same pieces from the origin side by side.
-    assert applied["whole_pieces_threshold"] == 0
+def test_hosts_ask_for_whole_pieces_unless_told_the_swarm_is_trusted() -> None:
+    from client_fetch.settings import ClientSettings
+    from client_fetch.wiring import swarm_config
+
+    applied = _session_settings(swarm_config(ClientSettings()))
+    # Whole pieces from one peer let libtorrent blame a hash failure on the peer that sent it.
+    assert applied["whole_pieces_threshold"] == 20
     assert applied["enable_dht"] is False and applied["enable_outgoing_utp"] is False
+    trusted = ClientSettings(swarm_whole_pieces_threshold_seconds=0)
+    # Rarest blocks instead: no index-order runs of pieces fetched from the origin side by side.
+    assert _session_settings(swarm_config(trusted))["whole_pieces_threshold"] == 0
 
 
 def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:
@@ -35,11 +40,10 @@ def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:
     )
     applied = _session_settings(seeder_swarm_config(settings))
     assert applied["max_allowed_in_request_queue"] == MAX_REQUESTS_PER_PEER == 8
-    assert applied["whole_pieces_threshold"] == 0
 
 
 def test_extra_settings_apply_last() -> None:
     config = SwarmConfig(
-        listen_interfaces="127.0.0.1:0", extra_settings=(("whole_pieces_threshold", 20),)
+        listen_interfaces="127.0.0.1:0", extra_settings=(("whole_pieces_threshold", 3),)
     )
-    assert _session_settings(config)["whole_pieces_threshold"] == 20
+    assert _session_settings(config)["whole_pieces_threshold"] == 3
