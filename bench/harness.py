@@ -122,6 +122,11 @@ def clean_env() -> dict[str, str]:
 # --- statistics -----------------------------------------------------------------------------
 
 
+def log(message: str) -> None:
+    """Progress for the reader, on stderr (the report goes to stdout)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

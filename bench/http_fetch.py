@@ -34,6 +34,7 @@ from bench.harness import (
     console_script,
     fsync_path,
     generate_image,
+    log,
     machine_info,
     markdown_table,
     median,
@@ -436,10 +437,6 @@ def render(results: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join([*header, table, *legend])
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

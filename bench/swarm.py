@@ -45,6 +45,7 @@ from bench.harness import (
     MIB,
     BenchError,
     generate_image,
+    log,
     machine_info,
     markdown_table,
     remove,
@@ -52,7 +53,6 @@ from bench.harness import (
 )
 from bench.swarm_hosts import (
     ClientRun,
-    interface_tx_bytes,
     run_clients,
     start_origin,
 )
@@ -123,10 +123,6 @@ class Phase:
         return self.origin_tx_bytes / config.size_bytes
 
 
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
 def _measure(
     via: str,
     topology: Topology,
@@ -146,7 +142,7 @@ def _measure(
     remove(caches)
     caches.mkdir(parents=True)
     origin_host = topology.hosts[0]
-    tx_before = interface_tx_bytes(origin_host)
+    tx_before = origin_host.tx_bytes()
     blob_before = origin.blob_bytes_sent()
     seeded_before = origin.seeder_uploaded()
     timeline: list[tuple[float, int]] = []
@@ -155,7 +151,7 @@ def _measure(
     def sample() -> None:
         start = time.monotonic()
         while not stop.wait(1.0):
-            timeline.append((time.monotonic() - start, interface_tx_bytes(origin_host) - tx_before))
+            timeline.append((time.monotonic() - start, origin_host.tx_bytes() - tx_before))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -164,7 +160,7 @@ def _measure(
         seconds, runs = run_clients(
             clients, origin, caches, via, client_env, timeout + TIMEOUT_SLACK_S
         )
-        tx = interface_tx_bytes(origin_host) - tx_before
+        tx = origin_host.tx_bytes() - tx_before
         stop.set()
         sampler.join()
         time.sleep(1.5)  # the seeder reports every second

@@ -35,18 +35,6 @@ READY_TIMEOUT_S = 60.0
 POLL_S = 0.2
 
 
-def interface_tx_bytes(host: Host) -> int:
-    """Bytes the host's `eth0` has sent: whole frames, every protocol (kernel counter)."""
-    shown = subprocess.run(
-        ["ip", "-n", host.name, "-j", "-s", "link", "show", "dev", host.interface],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    )
-    return int(json.loads(shown.stdout)[0]["stats64"]["tx"]["bytes"])
-
-
 def _http_json(url: str) -> Any:
     return httpx.get(url, timeout=5, trust_env=False).json()
 

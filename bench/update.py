@@ -37,6 +37,7 @@ from bench.harness import (
     DEFAULT_WORK_DIR,
     MIB,
     BenchError,
+    log,
     machine_info,
     markdown_table,
     read_through,
@@ -58,7 +59,7 @@ from bench.update_chunks import (
 from bench.update_chunks import (
     mib as _mib,
 )
-from bench.update_pair import PairInfo, build_pair, log
+from bench.update_pair import PairInfo, build_pair
 
 GIB = 1 << 30
 PATCH_BYTES_GOAL = 0.9  # ours ÷ zstd --patch-from -19

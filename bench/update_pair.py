@@ -27,13 +27,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.harness import BenchError, remove
+from bench.harness import BenchError, log, remove
 
 MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
@@ -68,10 +67,6 @@ class PairInfo:
 
     def as_json(self) -> dict[str, object]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", flush=True, file=sys.stderr)
 
 
 def run(

@@ -59,18 +59,6 @@ def _wait_for(check: Callable[[], bool], what: str, timeout_seconds: float = 30)
         time.sleep(0.2)
 
 
-def tx_bytes(host: Host) -> int:
-    """Bytes the host's `eth0` has sent (kernel counter, whole frames)."""
-    shown = subprocess.run(
-        ["ip", "-n", host.name, "-j", "-s", "link", "show", "dev", host.interface],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    )
-    return int(json.loads(shown.stdout)[0]["stats64"]["tx"]["bytes"])
-
-
 @dataclass
 class Origin:
     """The origin host: its distributor's URL and data dir, the project key, the image."""
@@ -186,12 +174,12 @@ def test_clients_fetch_through_the_swarm_and_the_origin_uploads_less(
     )
     origin = start_origin(topo, tmp_path, SIZE)
     clients = topo.hosts[1:]
-    sent_before = tx_bytes(origin.host)
+    sent_before = origin.host.tx_bytes()
     started = time.monotonic()
     fetches = [start_client(h, origin, tmp_path / f"cache-{h.index}") for h in clients]
     results = [finish(h, f, timeout=90) for h, f in zip(clients, fetches, strict=True)]
     seconds = time.monotonic() - started
-    origin_sent = tx_bytes(origin.host) - sent_before
+    origin_sent = origin.host.tx_bytes() - sent_before
 
     expected = origin.image.read_bytes()
     for result in results:

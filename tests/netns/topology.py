@@ -32,6 +32,7 @@ reported as a `ResourceWarning` and the state file stays for `cleanup_stale`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -161,6 +162,17 @@ class Host:
     def pids(self) -> list[int]:
         """Every process currently in this host's namespace."""
         return commands.namespace_pids(self.name)
+
+    def tx_bytes(self) -> int:
+        """Bytes this host's `eth0` has sent: whole frames, every protocol (kernel counter)."""
+        shown = subprocess.run(
+            ["ip", "-n", self.name, "-j", "-s", "link", "show", "dev", self.interface],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        return int(json.loads(shown.stdout)[0]["stats64"]["tx"]["bytes"])
 
 
 class Topology:
