@@ -3,7 +3,8 @@
 Kraken's agent storage verifies while writing and moves the finished file into the cache in one
 step; this is the first half. Sequential sources (HTTP) append, so the digest is known the moment
 the last byte lands. Sources that write out of order (a swarm, a patch) call `mark_unordered`, and
-the verifier re-reads the file instead.
+the verifier re-reads the file instead, unless the source checked every piece against hashes the
+signed manifest vouches for while it wrote them (`record_checked_digest`).
 
 Not responsible for deciding whether the bytes are right: only the fetcher's verifier says so.
 Errors: OSError from the file system propagates (the fetcher turns it into `CacheError`).
@@ -29,6 +30,7 @@ class PartialFile:
         self._fd: int | None = None
         self._hasher: BackgroundHasher | None = None
         self._writer: BackgroundWriter | None = None
+        self._checked_digest: str | None = None
         self.size = 0
 
     def open_for_append(self, expected_total: int) -> int:
@@ -68,10 +70,12 @@ class PartialFile:
             os.ftruncate(self._fd, 0)
             present = 0
         self._hasher = None
+        self._checked_digest = None
         self.size = present
         return present
 
     def _reset_hasher(self) -> BackgroundHasher:
+        self._checked_digest = None
         if self._hasher is not None:
             self._hasher.close()
         self._hasher = BackgroundHasher()
@@ -111,13 +115,23 @@ class PartialFile:
 
     def mark_unordered(self) -> None:
         """Bytes were or will be written out of order: the running hash no longer means anything."""
+        self._checked_digest = None
         if self._hasher is not None:
             self._hasher.close()
         self._hasher = None
 
+    def record_checked_digest(self, digest: str) -> None:
+        """The source checked every byte of the file while writing it against hashes that stand
+        for `digest` (a v2 torrent's SHA-256 piece hashes, the torrent named by the signed
+        manifest), so the verifier need not hash the whole file again."""
+        self._checked_digest = digest
+
     def running_digest(self) -> str | None:
-        """The sha256 of the bytes appended, or None if it must be computed from the file."""
-        return None if self._hasher is None else self._hasher.hexdigest()
+        """The sha256 of the bytes appended (or recorded by a source that checked every piece),
+        or None if it must be computed from the file."""
+        if self._hasher is None:
+            return self._checked_digest
+        return self._hasher.hexdigest()
 
     def close(self) -> None:
         """Close the file; no fsync: the promoter syncs before the rename, and a partial file

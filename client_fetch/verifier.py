@@ -1,6 +1,9 @@
 """The one verifier: a finished partial file against the signed manifest's size and sha256.
 
 Every source ends here, whatever it was; nothing reaches the cache's `images/` without passing.
+The sha256 is the one the partial computed while bytes were appended in order, or the digest a
+swarm source recorded after checking every piece against the signed torrent's SHA-256 piece hashes
+(`client_fetch.piece_checker`); otherwise the whole file is read and hashed here.
 Errors: `SizeMismatch` / `DigestMismatch` from image_format; OSError propagates.
 """
 

@@ -41,12 +41,16 @@ def download_file(
     should_stop: Callable[[], bool] | None = None,
     on_added: Callable[[SwarmTorrent], None] | None = None,
     resume_save_seconds: float = RESUME_SAVE_SECONDS,
+    on_pieces: Callable[[list[int]], None] | None = None,
 ) -> DownloadReport:
     """Download the torrent's file into `target_file` and return when every piece verified.
 
     Piece hashes are checked by libtorrent; the whole-file sha256 is the caller's job. Resume data
     goes to `resume_file` every `resume_save_seconds` and at the end, so a killed process continues.
-    `on_added` sees the torrent once added (to connect peers directly). The torrent's web seeds
+    `on_added` sees the torrent once added (to connect peers directly). `on_pieces` gets the
+    indices of pieces libtorrent newly holds, polled with the progress (the first call includes
+    pieces trusted from resume data); by the return every held piece has been reported once.
+    The torrent's web seeds
     join only as a fallback (`SwarmConfig.web_seed_fallback_seconds`: no progress for that long,
     or no peer at all after `web_seed_no_peer_seconds`). The torrent is removed from
     the session on return. Raises `SwarmStalled` when bytes done did not grow for
@@ -56,6 +60,7 @@ def download_file(
     started = time.monotonic()
     resume_data = _read_resume(resume_file)
     fallback = _WebSeedFallback(session.config)
+    watch = _PieceWatch(on_pieces)
     handle = session.add_download(
         torrent, target_file, resume_data=resume_data, web_seeds=not fallback.enabled
     )
@@ -65,6 +70,7 @@ def download_file(
         status = _run(
             handle,
             fallback,
+            watch,
             stall_timeout_seconds,
             on_progress,
             resume_file,
@@ -108,9 +114,30 @@ class _WebSeedFallback:
         return False
 
 
+class _PieceWatch:
+    """Reports each piece once to `on_pieces`, as libtorrent's have-bitfield gains it."""
+
+    def __init__(self, on_pieces: Callable[[list[int]], None] | None) -> None:
+        self._on_pieces = on_pieces
+        self._reported: list[bool] = []
+
+    def poll(self, handle: SwarmTorrent) -> None:
+        if self._on_pieces is None:
+            return
+        have = handle.have_pieces()
+        if len(self._reported) != len(have):
+            self._reported = [False] * len(have)
+        new = [i for i, held in enumerate(have) if held and not self._reported[i]]
+        for index in new:
+            self._reported[index] = True
+        if new:
+            self._on_pieces(new)
+
+
 def _run(
     handle: SwarmTorrent,
     fallback: _WebSeedFallback,
+    watch: _PieceWatch,
     stall_timeout_seconds: float,
     on_progress: Callable[[int, int], None] | None,
     resume_file: Path | None,
@@ -129,9 +156,11 @@ def _run(
             last_done, last_growth = status.total_done, now
             if on_progress is not None:
                 on_progress(status.total_done, status.total_wanted)
+        watch.poll(handle)
         if status.total_wanted and status.total_done >= status.total_wanted:
             # Let the last blocks' alerts arrive so the ledger counts every byte.
             time.sleep(POLL_SECONDS)
+            watch.poll(handle)
             return handle.status()
         if fallback.check(handle, status, last_growth):
             last_growth = now  # the stall clock restarts with the new source

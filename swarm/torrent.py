@@ -115,6 +115,10 @@ class SwarmTorrent:
             error=error,
         )
 
+    def have_pieces(self) -> list[bool]:
+        """Which pieces libtorrent holds: hash-checked, or trusted from resume data."""
+        return [bool(have) for have in self._handle.status(lt.torrent_handle.query_pieces).pieces]
+
     def raise_if_failed(self) -> None:
         status = self.status()
         if status.error:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from image_format.bencode import bdecode
 from image_format.content_paths import blob_relpath, swarm_health_path, torrent_path
 from swarm.session import SwarmSession
 from tests.fixtures.distributor_server import RunningDistributor, publish
@@ -251,3 +252,44 @@ def test_auto_takes_the_swarm_only_with_a_seeder_and_enough_peers(
         enough = get(distributor, tmp_path / "cache-c", "auto", client_env(50, swarm_min_peers="1"))
     assert assert_verified(small, path, digest)["method"] == "http"
     assert assert_verified(enough, path, digest)["method"] == "swarm"
+
+
+def test_a_partial_damaged_between_runs_never_reaches_the_cache(
+    distributor: RunningDistributor, image: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Resume data makes libtorrent trust the pieces a killed run wrote, unread. One of them is
+    damaged on disk before the rerun: the fetcher's own piece check must not vouch for it, and
+    the image in the cache is the published one."""
+    path, digest = image
+    publish(distributor, NAME, VERSION, path)
+    cache, progress = tmp_path / "cache", tmp_path / "fraction"
+    resume = cache / "downloads" / f"{digest}.resume"
+    child = start_get(
+        distributor, cache, "swarm", throttled(48, 2 << 20), "--progress-file", str(progress)
+    )
+
+    def saved_pieces() -> list[int]:
+        try:
+            data = bdecode(resume.read_bytes(), sorted_keys=False)
+        except (OSError, ValueError):
+            return []
+        bits = data.get(b"pieces", b"") if isinstance(data, dict) else b""
+        return [i for i, bit in enumerate(bits if isinstance(bits, bytes) else b"") if bit & 1]
+
+    try:
+        wait_for(lambda: len(saved_pieces()) >= 4 or child.poll() is not None, 40, "resume data")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+    piece = saved_pieces()[1]
+    partial = cache / "downloads" / f"{digest}.partial"
+    with partial.open("r+b") as handle:
+        handle.seek(piece * (256 << 10) + 1000)
+        byte = handle.read(1)
+        handle.seek(piece * (256 << 10) + 1000)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    # Either libtorrent re-checks the file and fetches the piece again, or the damaged piece
+    # fails our piece check, the whole file is hashed and fails, and the fetcher starts this
+    # source again from nothing (the prefix came from an earlier run).
+    assert_verified(get(distributor, cache, "swarm", client_env(48)), path, digest)
+    assert cache_state(cache) == {"images": [digest], "downloads": []}

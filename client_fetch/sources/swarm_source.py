@@ -2,9 +2,12 @@
 
 The torrent file is fetched from a server and must hash to the signed manifest's `torrent.sha256`
 (a mirror cannot hand us another torrent). libtorrent checks every piece (SHA-1 for v1, SHA-256
-blocks for v2) and refetches bad ones from someone else; the fetcher's verifier still checks the
-whole file. Web seeds let a swarm without seeders finish from the origin. Resume data lives
-beside the partial (`downloads/<digest>.resume`), so a killed fetch continues.
+blocks for v2) and refetches bad ones from someone else. For a v2/hybrid torrent, a `PieceChecker`
+also checks each piece against the torrent's SHA-256 piece hashes while the download runs; when
+all match, the partial records the manifest's digest and the verifier skips its whole-file pass
+(for a v1 torrent, or any piece that did not match, the verifier hashes the whole file). Web
+seeds let a swarm without seeders finish from the origin. Resume data lives beside the partial
+(`downloads/<digest>.resume`), so a killed fetch continues.
 
 Not responsible for choosing when to use the swarm (the planner does) nor for seeding afterwards
 (`client-fetch seed`). Errors: `SourceUnavailable` when the manifest has no torrent, no server has
@@ -20,10 +23,13 @@ import httpx
 
 from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
+from client_fetch.piece_checker import PieceChecker
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
 from client_fetch.verified_fetch import fetch_torrent
+from image_format.errors import ImageFormatError
 from image_format.manifest import Manifest, TorrentRef
+from image_format.piece_hashes import piece_hashes_from_torrent
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmStalled
 
@@ -66,7 +72,22 @@ class SwarmSource:
     ) -> None:
         if manifest.torrent is None:
             raise SourceUnavailable(self.name, "the manifest names no torrent")
-        self.fetch_file(manifest.torrent, manifest.sha256, partial.path, progress, report)
+        torrent = self._torrent(manifest.torrent)
+        checker = _piece_checker(torrent, manifest.size, partial.path)
+        try:
+            self._download(
+                torrent,
+                manifest.sha256,
+                partial.path,
+                progress,
+                report,
+                on_pieces=checker.submit if checker is not None else None,
+            )
+        finally:
+            if checker is not None:
+                checker.close()
+        if checker is not None and checker.finish():
+            partial.record_checked_digest(manifest.sha256)
 
     def fetch_file(
         self,
@@ -77,10 +98,24 @@ class SwarmSource:
         report: FetchReport,
     ) -> None:
         """Download the file of torrent `ref` (content `digest`) into `target` through the swarm."""
+        self._download(self._torrent(ref), digest, target, progress, report, on_pieces=None)
+
+    def _torrent(self, ref: TorrentRef) -> bytes:
         try:
-            torrent = fetch_torrent(self._client, self._servers, ref)
+            return fetch_torrent(self._client, self._servers, ref)
         except SourceUnavailable as exc:
             raise SourceUnavailable(self.name, exc.reason) from exc
+
+    def _download(
+        self,
+        torrent: bytes,
+        digest: str,
+        target: Path,
+        progress: Progress,
+        report: FetchReport,
+        *,
+        on_pieces: Callable[[list[int]], None] | None,
+    ) -> None:
         from swarm.download import download_file  # libtorrent loads only when the swarm is used
         from swarm.session import SwarmSession
 
@@ -96,6 +131,7 @@ class SwarmSource:
                     stall_timeout_seconds=self._stall_timeout,
                     on_progress=on_progress,
                     resume_file=self._resume_path(digest),
+                    on_pieces=on_pieces,
                 )
         except SwarmStalled as exc:
             raise SourceUnavailable(self.name, f"stalled: {exc}") from exc
@@ -104,3 +140,15 @@ class SwarmSource:
         report.add(PEERS, result.bytes_from_peers)
         report.add(WEB_SEEDS, result.bytes_from_web_seeds)
         report.hash_failures += result.hash_failures
+
+
+def _piece_checker(torrent: bytes, size: int, path: Path) -> PieceChecker | None:
+    """A checker of the download's pieces, or None when the torrent has no SHA-256 piece hashes
+    for a file of `size` bytes (a v1 torrent): the verifier then hashes the whole file."""
+    try:
+        hashes = piece_hashes_from_torrent(torrent)
+    except ImageFormatError:
+        return None
+    if hashes.file_length != size:
+        return None
+    return PieceChecker(path, hashes)

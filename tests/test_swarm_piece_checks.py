@@ -1,0 +1,138 @@
+"""Checking swarm pieces while they arrive (`PieceChecker`) instead of hashing the whole file after.
+
+Unit tests of the checker on files (pieces matched, pieces not on disk yet, a damaged piece, an
+unreadable file), and a real swarm download on loopback whose partial records the digest its
+pieces proved, so the fetcher's verifier does not read the file again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from client_fetch import verifier
+from client_fetch.backoff import Backoff
+from client_fetch.manifest_client import ManifestClient
+from client_fetch.partial_file import PartialFile
+from client_fetch.piece_checker import PieceChecker
+from client_fetch.progress import Progress
+from client_fetch.sources.base import FetchReport
+from client_fetch.sources.swarm_source import SwarmSource, _piece_checker
+from image_format.envelope import load_public_keys
+from image_format.names import ImageRef
+from image_format.piece_hashes import PieceHashes, piece_hashes_from_torrent
+from swarm.config import SwarmConfig
+from swarm.torrent_maker import make_torrent
+from tests.fixtures.distributor_server import RunningDistributor, publish
+from tests.support import make_image
+
+PIECE = 64 << 10
+
+
+def _hashes(path: Path, data: bytes, torrent_format: str = "hybrid") -> PieceHashes:
+    path.write_bytes(data)
+    made = make_torrent(
+        path, name="x.img", announce_url=None, piece_length=PIECE,
+        torrent_format=torrent_format,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return piece_hashes_from_torrent(made.data)
+
+
+def test_pieces_checked_as_they_come_and_late_ones_at_finish(tmp_path: Path) -> None:
+    data = os.urandom(7 * PIECE + 123)
+    hashes = _hashes(tmp_path / "source", data)
+    target = tmp_path / "partial"
+    target.write_bytes(bytes(len(data)))  # nothing written yet: sparse, all zero
+    checker = PieceChecker(target, hashes)
+    checker.submit([0, 1, 2])  # reported before they reach the disk: no verdict yet
+    with target.open("r+b") as handle:
+        handle.write(data)
+    checker.submit(range(3, hashes.piece_count))
+    assert checker.finish()
+
+
+def test_a_damaged_piece_is_not_proven(tmp_path: Path) -> None:
+    data = os.urandom(4 * PIECE)
+    hashes = _hashes(tmp_path / "source", data)
+    damaged = bytearray(data)
+    damaged[2 * PIECE + 5] ^= 0x40
+    target = tmp_path / "partial"
+    target.write_bytes(bytes(damaged))
+    checker = PieceChecker(target, hashes)
+    checker.submit(range(hashes.piece_count))
+    assert not checker.finish()
+
+
+def test_a_missing_file_or_a_bad_index_is_not_proven(tmp_path: Path) -> None:
+    hashes = _hashes(tmp_path / "source", os.urandom(2 * PIECE))
+    checker = PieceChecker(tmp_path / "absent", hashes)
+    checker.submit([0, 1])
+    with pytest.raises(ValueError):
+        checker.submit([2])
+    assert not checker.finish()
+    checker.close()  # idempotent after finish
+
+
+def test_a_v1_torrent_or_another_size_gets_no_checker(tmp_path: Path) -> None:
+    data = os.urandom(2 * PIECE)
+    (tmp_path / "f").write_bytes(data)
+    v1 = make_torrent(tmp_path / "f", name="x.img", announce_url=None, torrent_format="v1")
+    hybrid = make_torrent(tmp_path / "f", name="x.img", announce_url=None)
+    assert _piece_checker(v1.data, len(data), tmp_path / "p") is None
+    assert _piece_checker(hybrid.data, len(data) + 1, tmp_path / "p") is None
+    checker = _piece_checker(hybrid.data, len(data), tmp_path / "f")
+    assert checker is not None
+    checker.submit([0])
+    assert checker.finish()
+
+
+def test_a_partial_with_a_checked_digest_skips_the_whole_file_hash(tmp_path: Path) -> None:
+    path = tmp_path / "partial"
+    partial = PartialFile(path)
+    partial.open_unordered(4)
+    path.write_bytes(b"abcd")
+    assert partial.running_digest() is None
+    partial.record_checked_digest("d" * 64)
+    partial.close()
+    assert partial.running_digest() == "d" * 64
+    partial.open_unordered(4)  # a new attempt proves nothing yet
+    assert partial.running_digest() is None
+    partial.close()
+
+
+def test_a_swarm_download_proves_every_piece_and_is_not_hashed_again(
+    distributor: RunningDistributor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "image.img"
+    digest = make_image(image, 6 * (1 << 20) + 999, seed=71)
+    publish(distributor, "pieces", "1.0", image)
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        backoff = Backoff(0.1, 0.2)
+        keys = load_public_keys(distributor.public_key)
+        manifests = ManifestClient(client, [distributor.url], keys, backoff, 1)
+        manifest = manifests.get(ImageRef.parse("pieces@1.0")).manifest
+        config = SwarmConfig(
+            listen_interfaces="127.0.0.61:0",
+            outgoing_interface="127.0.0.61",
+            allow_multiple_connections_per_ip=True,
+            web_seed_fallback_seconds=None,  # no seeder here: the web seed serves every piece
+        )
+        source = SwarmSource(
+            [distributor.url], client, config,
+            stall_timeout_seconds=20, resume_path=lambda d: tmp_path / f"{d}.resume",
+        )  # fmt: skip
+        partial = PartialFile(tmp_path / "download.partial")
+        with partial:
+            partial.open_unordered(manifest.size)
+            source.fetch(manifest, partial, Progress("x", manifest.size), FetchReport())
+    assert partial.running_digest() == digest
+
+    def no_whole_file_hash(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the verifier re-read a file whose pieces were all proven")
+
+    monkeypatch.setattr(verifier, "hash_file", no_whole_file_hash)
+    verifier.verify_partial(manifest, partial, None)
+    assert partial.path.read_bytes() == image.read_bytes()
