@@ -3,15 +3,16 @@ same hosts fetching it by plain HTTP from the origin, in the same run.
 
     python -m bench.swarm [--hosts 8] [--size-mib 256] [--origin-mbit 100] [--host-mbit 100]
                           [--host-ingress] [--rows default|all] [--skip-http] [--json]
-                          [--trusted-swarm]
+                          [--whole-pieces]
 
 Per configuration: one origin namespace (egress limited to U_origin by tbf) runs `distributor
 serve` and a co-located `seeder run`; N host namespaces (egress u each; with `--host-ingress` the
 same limit on their ingress) run `client-fetch get --via swarm` all at once, then, with fresh
 caches, `client-fetch get --via http` all at once (the baseline), then one host alone by HTTP:
 the practical floor, one copy of S through the origin's link by TCP plus one client's start-up
-and verify. With `--trusted-swarm` the swarm hosts run with
-`CLIENT_FETCH_SWARM_WHOLE_PIECES_THRESHOLD_SECONDS=0` (rarest blocks instead of whole pieces).
+and verify. With `--whole-pieces` the swarm hosts run with libtorrent's default
+`CLIENT_FETCH_SWARM_WHOLE_PIECES_THRESHOLD_SECONDS=20` (whole pieces, in runs, instead of the
+rarest blocks), for comparison.
 Reported per way of fetching:
 
 - time ÷ bound: seconds from starting the clients to the last one's exit (each exit means a
@@ -59,8 +60,8 @@ from bench.swarm_hosts import (
 from tests.netns import HostSpec, Shaping, Topology, cleanup_stale
 
 PREFIX = "vbs-"
-TRUSTED_SWARM_ENV = {"CLIENT_FETCH_SWARM_WHOLE_PIECES_THRESHOLD_SECONDS": "0"}
-"""`--trusted-swarm`: hosts ask for the rarest blocks, not whole pieces (trusted swarms only)."""
+WHOLE_PIECES_ENV = {"CLIENT_FETCH_SWARM_WHOLE_PIECES_THRESHOLD_SECONDS": "20"}
+"""`--whole-pieces`: hosts ask for whole pieces, in runs (libtorrent's default), not blocks."""
 GOAL_TIME_RATIO = 1.15
 GOAL_ORIGIN_BYTES = 1.2
 DEFAULT_WORK_DIR = (
@@ -204,7 +205,7 @@ def _phase(
 
 
 def run_config(
-    config: Config, work: Path, image_seed: int, skip_http: bool, trusted_swarm: bool = False
+    config: Config, work: Path, image_seed: int, skip_http: bool, whole_pieces: bool = False
 ) -> dict[str, Any]:
     """Build the topology, measure the swarm (and HTTP) phase, tear everything down."""
     work.mkdir(parents=True, exist_ok=True)
@@ -222,8 +223,8 @@ def run_config(
             origin = start_origin(
                 topology.hosts[0], run_dir / "origin", image, "1", run_dir / "logs", {}
             )
-            swarm_env = TRUSTED_SWARM_ENV if trusted_swarm else {}
-            swarm_label = "swarm, rarest blocks" if trusted_swarm else None
+            swarm_env = WHOLE_PIECES_ENV if whole_pieces else {}
+            swarm_label = "swarm, whole pieces" if whole_pieces else None
             runs: list[tuple[str, int | None, dict[str, str], str | None]] = [
                 ("swarm", None, swarm_env, swarm_label),
             ]
@@ -345,9 +346,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-http", action="store_true", help="no plain-HTTP baseline")
     parser.add_argument(
-        "--trusted-swarm",
+        "--whole-pieces",
         action="store_true",
-        help="hosts ask for the rarest blocks, not whole pieces (trusted swarms only)",
+        help="hosts ask for whole pieces in runs (libtorrent's default), not the rarest blocks",
     )
     parser.add_argument("--seed", type=int, default=1, help="image RNG seed (default 1)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
@@ -365,7 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     results = [
-        run_config(c, work, args.seed, args.skip_http, args.trusted_swarm)
+        run_config(c, work, args.seed, args.skip_http, args.whole_pieces)
         for c in configurations(args)
     ]
     return {

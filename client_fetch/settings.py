@@ -57,9 +57,9 @@ class ClientSettings(BaseSettings):
         False, description="several peers behind one address (NAT, tests)"
     )
     swarm_whole_pieces_threshold_seconds: int = Field(
-        20,
+        0,
         ge=0,
-        description="whole pieces from peers this fast (blame for bad data); 0: trusted swarms",
+        description="whole pieces (in runs) from peers this fast; 0: the rarest blocks",
     )
     swarm_min_peers: int = Field(
         2, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"

@@ -55,17 +55,22 @@ class SwarmConfig:
     web_seed_no_peer_seconds: float = 2.0
     """...and sooner, when no peer at all is connected this long after the start."""
     unchoke_slots_limit: int = 8
-    whole_pieces_threshold_seconds: int = 20
-    """libtorrent's whole_pieces_threshold (its default): from a peer fast enough to send a piece
-    in this many seconds, request whole pieces, and runs of neighbouring pieces (up to 8 MiB).
-    Whole pieces from one peer are what lets libtorrent blame a hash failure on the peer that
-    sent bad data. 0 requests single blocks of the rarest pieces instead: hosts no longer walk
-    the origin's pieces in index-order runs (two hosts whose runs meet fetch the same pieces
-    from the origin side by side), but pieces then mix blocks from several peers, and a corrupt
-    peer gets honest peers banned with it (tests/test_swarm_transfer.py's corrupt seeder: the
-    download stalled in 1 of 6 runs). Measured (bench.swarm, N=8, 100 Mbit, 256 MiB, seeder
-    queue 8): 20 → 1.30-1.34·S from the origin, 1.50-1.54x the bound; 1 → 1.13-1.14·S, 1.32x;
-    0 → 1.05-1.06·S, 1.24-1.26x. For swarms of trusted hosts only."""
+    whole_pieces_threshold_seconds: int = 0
+    """libtorrent's whole_pieces_threshold. 0 (ours): request single blocks of the rarest pieces.
+    libtorrent's default, 20, requests whole pieces from a peer fast enough to send one in that
+    many seconds, and runs of neighbouring pieces (up to 8 MiB): hosts then walk the origin's
+    pieces in index-order runs, and two hosts whose runs meet fetch the same pieces from the
+    origin side by side. Measured (bench.swarm, N=8, 100 Mbit, 256 MiB, seeder queue 8): 20 →
+    1.30-1.34·S from the origin, 1.50-1.54x the bound; 1 → 1.13-1.14·S, 1.32x; 0 → 1.05-1.06·S,
+    1.24-1.26x. The price of 0: a piece mixes blocks from several peers, and a failed one counts
+    against all of them, so a corrupt peer can get honest peers banned with it (a download
+    stalled in 1 of 8 runs of a corrupt-seeder trial); `ban_rejoin_seconds` sheds those bans.
+    Peers on parole after a failure send whole pieces either way (libtorrent's parole mode)."""
+    ban_rejoin_seconds: float = 3.0
+    ban_rejoins: int = 3
+    """After a hash failure, no progress for `ban_rejoin_seconds` re-adds the torrent (keeping its
+    verified pieces, dropping its bans), at most `ban_rejoins` times per download: a failed piece
+    that mixed blocks from several peers gets all of them banned, honest ones too."""
     max_requests_per_peer: int = 2000
     """Block requests queued per peer (libtorrent's max_allowed_in_request_queue); the rest are
     rejected and the peer asks elsewhere. The seeder lowers it (see `seeder.daemon`)."""

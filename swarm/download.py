@@ -50,44 +50,77 @@ def download_file(
     `on_added` sees the torrent once added (to connect peers directly). `on_pieces` gets the
     indices of pieces libtorrent newly holds, polled with the progress (the first call includes
     pieces trusted from resume data); by the return every held piece has been reported once.
-    The torrent's web seeds
-    join only as a fallback (`SwarmConfig.web_seed_fallback_seconds`: no progress for that long,
-    or no peer at all after `web_seed_no_peer_seconds`). The torrent is removed from
-    the session on return. Raises `SwarmStalled` when bytes done did not grow for
-    `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped` when
-    `should_stop()` turns True, `TorrentInvalid` for bad torrent bytes.
+    The torrent's web seeds join only as a fallback (`SwarmConfig.web_seed_fallback_seconds`: no
+    progress for that long, or no peer at all after `web_seed_no_peer_seconds`). After hash
+    failures and no progress, the torrent is re-added to shed wrongful bans (`_BanRejoin`).
+    The torrent is removed from the session on return. Raises `SwarmStalled` when bytes done did
+    not grow for `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped`
+    when `should_stop()` turns True, `TorrentInvalid` for bad torrent bytes.
     """
     started = time.monotonic()
-    resume_data = _read_resume(resume_file)
     fallback = _WebSeedFallback(session.config)
     watch = _PieceWatch(on_pieces)
-    handle = session.add_download(
-        torrent, target_file, resume_data=resume_data, web_seeds=not fallback.enabled
-    )
-    try:
-        if on_added is not None:
-            on_added(handle)
-        status = _run(
-            handle,
-            fallback,
-            watch,
-            stall_timeout_seconds,
-            on_progress,
-            resume_file,
-            resume_save_seconds,
-            should_stop,
+    rejoin = _BanRejoin(session.config)
+    earlier: list[TorrentStatus] = []  # the last status of each join before a rejoin
+    resume_data = _read_resume(resume_file)
+    while True:
+        handle = session.add_download(
+            torrent, target_file, resume_data=resume_data, web_seeds=fallback.web_seeds_on
         )
-    finally:
-        if resume_file is not None:
-            _save_resume(handle, resume_file)
-        session.remove(handle)
+        try:
+            if on_added is not None:
+                on_added(handle)
+            status = _run(
+                handle,
+                fallback,
+                watch,
+                rejoin,
+                stall_timeout_seconds,
+                on_progress,
+                resume_file,
+                resume_save_seconds,
+                should_stop,
+            )
+        except _RejoinNeeded:
+            earlier.append(handle.status())
+            resume_data = _snapshot(handle) or resume_data
+            continue
+        finally:
+            if resume_file is not None:
+                _save_resume(handle, resume_file)
+            session.remove(handle)
+        break
+    joins = [*earlier, status]
     return DownloadReport(
-        bytes_from_peers=status.bytes_from_peers,
-        bytes_from_web_seeds=status.bytes_from_web_seeds,
-        hash_failures=status.hash_failures,
+        bytes_from_peers=sum(s.bytes_from_peers for s in joins),
+        bytes_from_web_seeds=sum(s.bytes_from_web_seeds for s in joins),
+        hash_failures=sum(s.hash_failures for s in joins),
         seconds=time.monotonic() - started,
         total_bytes=status.total_wanted,
     )
+
+
+class _RejoinNeeded(Exception):
+    """Internal: leave the swarm and join again (see `_BanRejoin`)."""
+
+
+class _BanRejoin:
+    """When to leave and re-add a torrent whose peers were banned for a failed piece.
+
+    A failed piece that mixed blocks from several peers counts against each of them, so a
+    corrupt peer can get honest ones banned with it and the download stops. After a hash failure,
+    no progress for `SwarmConfig.ban_rejoin_seconds` re-adds the torrent (verified pieces kept;
+    bans are not kept in resume data), at most `ban_rejoins` times per download.
+    """
+
+    def __init__(self, config: SwarmConfig) -> None:
+        self._after = config.ban_rejoin_seconds
+        self._left = config.ban_rejoins
+
+    def check(self, status: TorrentStatus, last_growth: float, now: float) -> None:
+        if self._left > 0 and status.hash_failures and now - last_growth >= self._after:
+            self._left -= 1
+            raise _RejoinNeeded
 
 
 class _WebSeedFallback:
@@ -100,6 +133,11 @@ class _WebSeedFallback:
         self._no_peer = config.web_seed_no_peer_seconds
         self._started = time.monotonic()
         self._done = not self.enabled
+
+    @property
+    def web_seeds_on(self) -> bool:
+        """Whether the torrent's web seeds belong in it now (from the start, or added since)."""
+        return self._done
 
     def check(self, handle: SwarmTorrent, status: TorrentStatus, last_growth: float) -> bool:
         """Add the web seeds if it is time; True when it just did."""
@@ -138,6 +176,7 @@ def _run(
     handle: SwarmTorrent,
     fallback: _WebSeedFallback,
     watch: _PieceWatch,
+    rejoin: _BanRejoin,
     stall_timeout_seconds: float,
     on_progress: Callable[[int, int], None] | None,
     resume_file: Path | None,
@@ -166,6 +205,7 @@ def _run(
             last_growth = now  # the stall clock restarts with the new source
         if should_stop is not None and should_stop():
             raise SwarmStopped(f"torrent {handle.key}: stopped at {status.total_done} bytes")
+        rejoin.check(status, last_growth, now)
         if now - last_growth > stall_timeout_seconds:
             raise SwarmStalled(now - last_growth, status.total_done, status.total_wanted)
         # Resume data makes libtorrent trust it over the file: an empty snapshot taken before the
@@ -189,12 +229,17 @@ def _read_resume(resume_file: Path | None) -> bytes | None:
         return None
 
 
+def _snapshot(handle: SwarmTorrent) -> bytes | None:
+    """The torrent's resume data, or None when libtorrent has none or does not answer."""
+    try:
+        return handle.save_resume_data()
+    except SwarmError:
+        return None
+
+
 def _save_resume(handle: SwarmTorrent, resume_file: Path) -> None:
     """Write resume data atomically; a failure to save is not a failure to download."""
-    try:
-        data = handle.save_resume_data()
-    except SwarmError:
-        return
+    data = _snapshot(handle)
     if not data:
         return
     temp = resume_file.with_name(resume_file.name + ".tmp")

@@ -167,6 +167,9 @@ class SwarmSession:
             except RuntimeError:
                 params = None
             if params is not None and _params_key(params) == key:
+                # A ban may have been wrongful (a failed piece mixing blocks from several peers
+                # counts against all of them): bans last one join, never a whole download.
+                params.banned_peers = []
                 return params
         return lt.add_torrent_params()
 

@@ -21,17 +21,17 @@ def _session_settings(config: SwarmConfig) -> dict[str, object]:
         session.pause()
 
 
-def test_hosts_ask_for_whole_pieces_unless_told_the_swarm_is_trusted() -> None:
+def test_hosts_ask_for_the_rarest_blocks_unless_told_to_take_whole_pieces() -> None:
     from client_fetch.settings import ClientSettings
     from client_fetch.wiring import swarm_config
 
     applied = _session_settings(swarm_config(ClientSettings()))
-    # Whole pieces from one peer let libtorrent blame a hash failure on the peer that sent it.
-    assert applied["whole_pieces_threshold"] == 20
+    # Rarest blocks: no index-order runs of pieces fetched from the origin side by side.
+    assert applied["whole_pieces_threshold"] == 0
+    assert applied["use_parole_mode"] is True  # after a failed piece: whole pieces from suspects
     assert applied["enable_dht"] is False and applied["enable_outgoing_utp"] is False
-    trusted = ClientSettings(swarm_whole_pieces_threshold_seconds=0)
-    # Rarest blocks instead: no index-order runs of pieces fetched from the origin side by side.
-    assert _session_settings(swarm_config(trusted))["whole_pieces_threshold"] == 0
+    whole = ClientSettings(swarm_whole_pieces_threshold_seconds=20)
+    assert _session_settings(swarm_config(whole))["whole_pieces_threshold"] == 20
 
 
 def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:

@@ -101,3 +101,35 @@ def _wait_seeding(torrent: object, timeout: float = 20) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the seeder never finished checking its file")
+
+
+def test_a_rejoin_forgets_bans_but_keeps_verified_pieces(tmp_path: Path) -> None:
+    """Resume data carries libtorrent's banned peers; a torrent re-added from it (a rejoin after
+    a failed piece, or the fetcher's next round) must not inherit them, nor lose pieces."""
+    import libtorrent as lt
+
+    image = tmp_path / "blob"
+    make_image(image, SIZE)
+    made = make_torrent(image, name="img", announce_url=None)
+    target, resume = tmp_path / "out.partial", tmp_path / "out.resume"
+    with sessions(9, 10) as (seeder, leecher):
+        seeder.add_seed(made.data, image)
+        download_file(
+            leecher,
+            made.data,
+            target,
+            stall_timeout_seconds=20,
+            on_added=lambda t: t.connect_peer("127.0.0.9", seeder.listen_port),
+            resume_file=resume,
+        )
+    pieces = -(-SIZE // made.piece_length)
+    params = lt.read_resume_data(resume.read_bytes())
+    assert sum(params.have_pieces) == pieces
+    params.banned_peers = [("127.0.0.66", 6881)]
+    with_bans = lt.write_resume_data_buf(params)
+    with sessions(11) as (again,):
+        torrent = again.add_download(made.data, target, resume_data=bytes(with_bans))
+        _wait_seeding(torrent)
+        saved = lt.read_resume_data(torrent.save_resume_data() or b"")
+    assert saved.banned_peers == []
+    assert sum(saved.have_pieces) == pieces
