@@ -1,7 +1,8 @@
 """`client-fetch`: the command the task wrapper runs. Translates every error into an exit code.
 
 Heavy imports (pydantic, httpx) happen inside the handlers, after the cache-hit fast path had its
-chance, so a hit answers quickly.
+chance, so a hit answers quickly; modules a handler needs only on some paths (the fetch report)
+are imported on those paths, so a miss starts moving bytes sooner.
 """
 
 from __future__ import annotations
@@ -78,7 +79,6 @@ def _get(args: argparse.Namespace) -> int:
         if hit is not None:
             _emit_result(hit, args)
             return ExitCode.OK
-    from client_fetch.fetch_reporter import report_from_result, send_report
     from client_fetch.wiring import fetcher_for, rate_book
 
     settings = _settings(args)
@@ -86,6 +86,9 @@ def _get(args: argparse.Namespace) -> int:
     with fetcher_for(settings, args.via, show_progress=show_progress) as (fetcher, client):
         result = fetcher.get(ref, pin_task=args.pin)
         if settings.report_fetches:
+            # Imported here: the report's schema is only needed once the image is in.
+            from client_fetch.fetch_reporter import report_from_result, send_report
+
             send_report(client, settings.servers, report_from_result(result, settings.servers))
     if result.method != "cache":
         rate_book(settings).record(result.method, result.bytes_downloaded, result.seconds)
@@ -98,7 +101,9 @@ def _plan(args: argparse.Namespace) -> int:
     from client_fetch.wiring import fetcher_for, rate_book
 
     settings = _settings(args)
-    with fetcher_for(settings, args.via, show_progress=False) as (fetcher, _):
+    # every_estimate: the report says why each source could not serve, whatever --via.
+    assembled = fetcher_for(settings, args.via, show_progress=False, every_estimate=True)
+    with assembled as (fetcher, _):
         manifest, plan = fetcher.plan(ImageRef.parse(args.ref))
     report = (
         cached_report(manifest)

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from client_fetch.errors import SourceUnavailable
 from client_fetch.sources.base import Estimate, ImageSource
-from client_fetch.tracker_scrape import SwarmCounts
 from client_fetch.via import VIA_CHOICES
 from image_format.manifest import Manifest, TorrentRef
+
+if TYPE_CHECKING:  # a type only: a `get --via swarm|http` never scrapes the tracker
+    from client_fetch.tracker_scrape import SwarmCounts
 
 
 @dataclass(frozen=True)

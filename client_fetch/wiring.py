@@ -1,17 +1,23 @@
-"""The one place the fetcher is assembled from settings: keys, HTTP client, sources, cache."""
+"""The one place the fetcher is assembled from settings: keys, HTTP client, sources, cache.
+
+Start-up cost matters (many hosts start a `get` at once): modules only some paths need are
+imported where they are used (update sources with their chunk and delta formats, the tracker
+scrape), and TLS is set up only when an https:// URL is first used.
+Errors: `UsageError` for settings that cannot work (no server, no or bad key, unknown --via).
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from client_fetch.backoff import Backoff
 from client_fetch.cache import HostCache
-from client_fetch.chunk_indexes import ChunkIndexes
 from client_fetch.errors import UsageError
 from client_fetch.fetcher import Fetcher, FetchPolicy
 from client_fetch.manifest_client import ManifestClient
@@ -20,15 +26,19 @@ from client_fetch.progress import Progress
 from client_fetch.rates import RateBook
 from client_fetch.settings import ClientSettings
 from client_fetch.sources.base import ImageSource
-from client_fetch.sources.chunked_source import ChunkedSource
-from client_fetch.sources.delta_source import DeltaSource
 from client_fetch.sources.http_source import HttpSource
 from client_fetch.sources.swarm_source import SwarmSource
-from client_fetch.tracker_scrape import SwarmCounts, scrape
+from client_fetch.transports import plain_http_transport, tls_transport
 from image_format.envelope import PublicKey, load_public_keys
 from image_format.errors import KeyFormatError
 from image_format.manifest import TorrentRef
 from swarm.config import SwarmConfig
+
+if TYPE_CHECKING:
+    from client_fetch.tracker_scrape import SwarmCounts
+
+UPDATE_VIAS = ("auto", "delta", "chunks")
+"""The `--via` choices under which a `get` may use an update source (delta, chunks)."""
 
 
 def trusted_keys(settings: ClientSettings) -> list[PublicKey]:
@@ -58,6 +68,9 @@ def http_client(settings: ClientSettings) -> httpx.Client:
         follow_redirects=True,
         headers={"User-Agent": "client-fetch/0.1"},
         trust_env=False,
+        # https:// (anything but http://): httpx's verifying transport, built on first use.
+        transport=tls_transport(trust_env=False),
+        mounts={"http://": plain_http_transport(trust_env=False)},
     )
 
 
@@ -97,9 +110,40 @@ def http_sources(settings: ClientSettings) -> list[HttpSource]:
     ]
 
 
+def update_sources(
+    settings: ClientSettings,
+    client: httpx.Client,
+    cache: HostCache,
+    http: list[HttpSource],
+    swarm: SwarmSource,
+    swarm_size: Callable[[TorrentRef], SwarmCounts | None],
+) -> list[ImageSource]:
+    """Delta and chunks. Imported here: a `get --via http|swarm` never uses them."""
+    from client_fetch.chunk_indexes import ChunkIndexes
+    from client_fetch.sources.chunked_source import ChunkedSource
+    from client_fetch.sources.delta_source import DeltaSource
+
+    return [
+        DeltaSource(cache, http, swarm, swarm_size),
+        ChunkedSource(
+            settings.servers,
+            client,
+            ChunkIndexes(cache, client, settings.servers),
+            parallel_requests=settings.chunk_parallel_requests,
+        ),
+    ]
+
+
 def planner_for(
-    settings: ClientSettings, client: httpx.Client, cache: HostCache, via: str
+    settings: ClientSettings,
+    client: httpx.Client,
+    cache: HostCache,
+    via: str,
+    *,
+    every_estimate: bool = False,
 ) -> SourcePlanner:
+    """The planner for `--via via`. Update sources are built only when `via` may use them, or
+    when `every_estimate` (`plan` lists why each source could not serve, whatever `--via`)."""
     if via not in VIA_CHOICES:
         raise UsageError(f"--via {via} is not one of {', '.join(VIA_CHOICES)}")
     swarm = SwarmSource(
@@ -112,23 +156,19 @@ def planner_for(
     http = http_sources(settings)
 
     def swarm_size(torrent: TorrentRef) -> SwarmCounts | None:
+        from client_fetch.tracker_scrape import scrape  # `--via swarm|http` never scrapes
+
         return scrape(client, settings.servers, torrent)
 
-    updates: list[ImageSource] = [
-        DeltaSource(cache, http, swarm, swarm_size),
-        ChunkedSource(
-            settings.servers,
-            client,
-            ChunkIndexes(cache, client, settings.servers),
-            parallel_requests=settings.chunk_parallel_requests,
-        ),
-    ]
+    updates: list[ImageSource] = []
+    if every_estimate or via in UPDATE_VIAS:
+        updates = update_sources(settings, client, cache, http, swarm, swarm_size)
     return SourcePlanner(via, http, swarm, swarm_size, settings.swarm_min_peers, updates)
 
 
 @contextmanager
 def fetcher_for(
-    settings: ClientSettings, via: str, *, show_progress: bool
+    settings: ClientSettings, via: str, *, show_progress: bool, every_estimate: bool = False
 ) -> Iterator[tuple[Fetcher, httpx.Client]]:
     if not settings.servers:
         raise UsageError("no server: pass --server URL (repeatable) or set CLIENT_FETCH_SERVERS")
@@ -150,7 +190,7 @@ def fetcher_for(
             manifests=ManifestClient(
                 client, settings.servers, keys, backoff, settings.retry_rounds
             ),
-            planner=planner_for(settings, client, cache, via),
+            planner=planner_for(settings, client, cache, via, every_estimate=every_estimate),
             backoff=backoff,
             policy=FetchPolicy(
                 rounds=settings.retry_rounds, lock_timeout_seconds=settings.lock_timeout_seconds

@@ -29,7 +29,6 @@ from client_fetch.sources.http_source import HttpSource
 from client_fetch.sources.swarm_source import SwarmSource
 from client_fetch.tracker_scrape import SwarmCounts
 from client_fetch.verifier import verify_file
-from image_format.delta import DeltaBaseMismatch, DeltaError, apply_delta
 from image_format.errors import DigestMismatch, SizeMismatch
 from image_format.manifest import DeltaRef, Manifest, TorrentRef
 
@@ -95,6 +94,10 @@ class DeltaSource:
     def fetch(
         self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
     ) -> None:
+        # The patch format loads only when a patch is applied: every `get --via auto` builds and
+        # asks this source, few use it.
+        from image_format.delta import DeltaBaseMismatch, DeltaError, apply_delta
+
         choice = self._choose(manifest)
         delta = choice.delta
         task = f"delta-{os.getpid()}"

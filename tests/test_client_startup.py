@@ -1,0 +1,298 @@
+"""What `client-fetch get` pays before it moves bytes: no TLS set-up for plain http://, and no
+module that only other paths need (update sources and their formats, the tracker scrape, the
+fetch report) for `--via swarm|http`.
+
+TLS keeps its semantics: an https:// URL gets httpx's verifying transport, built on first use, so
+a local server with a self-signed certificate is refused (a client that trusts the certificate
+reaches the same server, so the refusal is the verification's doing).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from client_fetch import transports, wiring
+from client_fetch.cache import HostCache
+from client_fetch.settings import ClientSettings
+from client_fetch.transports import LazyTransport, plain_http_transport
+from image_format.manifest import Manifest, TorrentRef
+
+KEY = "ed25519:XHzgrrRyVZ9HF2AQPKStaTx2kMvIj6ttpx2QVbjdLVY="
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _serve(tls: ssl.SSLContext | None) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def http_url() -> Iterator[str]:
+    yield from _serve(None)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """(URL of an https server with a self-signed certificate, that certificate)."""
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for url in _serve(context):
+        yield url, cert
+
+
+def _settings(tmp_path: Path, *servers: str) -> ClientSettings:
+    return ClientSettings(servers=list(servers), key=KEY, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def made_tls(monkeypatch: pytest.MonkeyPatch) -> list[LazyTransport]:
+    """Every lazy TLS transport `wiring.http_client` makes, to see whether it was built."""
+    made: list[LazyTransport] = []
+
+    def recording(*, trust_env: bool) -> LazyTransport:
+        made.append(transports.tls_transport(trust_env=trust_env))
+        return made[-1]
+
+    monkeypatch.setattr(wiring, "tls_transport", recording)
+    return made
+
+
+# -- TLS only when https:// is used ------------------------------------------------------------
+
+
+def test_plain_http_never_builds_the_tls_transport(
+    tmp_path: Path, http_url: str, made_tls: list[LazyTransport]
+) -> None:
+    with wiring.http_client(_settings(tmp_path, http_url)) as client:
+        assert client.get(http_url).content == b"hello"
+        assert client.get(http_url).status_code == 200
+        assert len(made_tls) == 1 and not made_tls[0].built
+
+
+def test_https_builds_a_verifying_transport_that_refuses_a_self_signed_certificate(
+    tmp_path: Path, http_url: str, tls_server: tuple[str, Path], made_tls: list[LazyTransport]
+) -> None:
+    https_url, cert = tls_server
+    with httpx.Client(verify=ssl.create_default_context(cafile=cert), trust_env=False) as trusting:
+        assert trusting.get(https_url).content == b"hello"  # the server itself works
+    with wiring.http_client(_settings(tmp_path, http_url)) as client:
+        assert not made_tls[0].built
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get(https_url)
+        assert made_tls[0].built
+        assert client.get(http_url).content == b"hello"  # http:// still goes its own way
+    assert not made_tls[0].built  # closing the client closed the transport it built
+
+
+def test_the_plain_transport_would_refuse_tls_too(tls_server: tuple[str, Path]) -> None:
+    https_url, _ = tls_server
+    with (
+        httpx.Client(transport=plain_http_transport(trust_env=False)) as client,
+        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        client.get(https_url)
+
+
+class _Counting(httpx.BaseTransport):
+    def __init__(self) -> None:
+        self.requests = 0
+        self.closed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return httpx.Response(200, content=b"ok")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_lazy_transport_is_built_once_under_concurrent_first_requests() -> None:
+    built: list[_Counting] = []
+    gate = threading.Barrier(8)
+
+    def build() -> _Counting:
+        built.append(_Counting())
+        return built[-1]
+
+    lazy = LazyTransport(build)
+    assert not built
+    with httpx.Client(transport=lazy) as client:
+
+        def request() -> None:
+            gate.wait()
+            assert client.get("https://example.test/").content == b"ok"
+
+        threads = [threading.Thread(target=request) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(built) == 1 and built[0].requests == 8 and built[0].closed
+
+
+# -- what a get imports ------------------------------------------------------------------------
+
+UPDATE_MODULES = {
+    "client_fetch.sources.delta_source",
+    "client_fetch.sources.chunked_source",
+    "client_fetch.chunk_indexes",
+    "client_fetch.chunkstores",
+    "image_format.delta",
+    "image_format.chunks",
+}
+LATER_MODULES = {"client_fetch.tracker_scrape", "client_fetch.fetch_reporter"}
+
+
+def _modules_after_a_failed_get(tmp_path: Path, via: str) -> set[str]:
+    """The modules a `get --via VIA` process loaded, up to failing on an unreachable server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: connections are refused
+    argv = [
+        "get", "x@1", "--server", f"http://127.0.0.1:{port}", "--key", KEY,
+        "--cache", str(tmp_path / "cache"), "--json", "--via", via,
+    ]  # fmt: skip
+    code = (
+        "import sys\nfrom client_fetch.cli import main\n"
+        f"code = main({argv!r})\nprint(code)\nprint('\\n'.join(sorted(sys.modules)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENT_FETCH_")}
+    env["CLIENT_FETCH_RETRY_ROUNDS"] = "1"
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    lines = run.stdout.splitlines()
+    exit_code = next(int(line) for line in lines if line.isdigit())
+    assert exit_code == 5, run.stdout + run.stderr  # unavailable: the server refused
+    return set(lines)
+
+
+@pytest.mark.parametrize("via", ["swarm", "http"])
+def test_a_get_via_swarm_or_http_loads_no_update_source(tmp_path: Path, via: str) -> None:
+    loaded = _modules_after_a_failed_get(tmp_path, via)
+    assert {"client_fetch.wiring", "client_fetch.fetcher", "httpx"} <= loaded  # it got that far
+    assert loaded & (UPDATE_MODULES | LATER_MODULES) == set()
+
+
+def test_a_get_via_auto_builds_update_sources_without_their_formats(tmp_path: Path) -> None:
+    loaded = _modules_after_a_failed_get(tmp_path, "auto")
+    assert "client_fetch.sources.delta_source" in loaded
+    assert "image_format.delta" not in loaded  # only a patch being applied needs it
+
+
+# -- update sources are built for `plan`, and for the --via choices that use them ---------------
+
+
+def _manifest() -> Manifest:
+    torrent = TorrentRef(sha256="d" * 64, size=321, info_hash_v1="a" * 40)
+    return Manifest(
+        name="img",
+        version="1",
+        size=1000,
+        sha256="e" * 64,
+        created="2026-01-01T00:00:00Z",
+        torrent=torrent,
+    )
+
+
+UPDATE_UNAVAILABLE = [
+    ("delta", "no delta starts from a cached version"),
+    ("chunks", "the manifest names no chunk index"),
+]
+
+
+@pytest.mark.parametrize(
+    ("via", "every_estimate", "updates"),
+    [
+        ("swarm", False, False),
+        ("http", False, False),
+        ("swarm", True, True),
+        ("http", True, True),
+        ("auto", False, True),
+        ("delta", False, True),
+        ("chunks", False, True),
+    ],
+)
+def test_update_sources_are_asked_only_when_they_may_serve_or_for_plan(
+    tmp_path: Path, via: str, every_estimate: bool, updates: bool
+) -> None:
+    settings = _settings(tmp_path, "http://a.example")
+    cache = HostCache(settings.cache_dir)
+    with wiring.http_client(settings) as client:
+        planner = wiring.planner_for(settings, client, cache, via, every_estimate=every_estimate)
+        plan = planner.plan(_manifest())
+    asked = [entry for entry in plan.unavailable if entry[0] in ("delta", "chunks")]
+    assert asked == (UPDATE_UNAVAILABLE if updates else [])
+    expected = {"swarm": ["swarm"], "http": ["http://a.example"]}.get(via)
+    if expected is not None:  # the sources tried are the same either way
+        assert [source.name for source in plan.sources] == expected
