@@ -8,6 +8,7 @@ server that does not come up) raises `BenchError`; the distributor is stopped on
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import hashlib
 import json
@@ -117,6 +118,17 @@ def clean_env() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(dropped) and key.lower() not in proxies
     }
+
+
+PROJECT_PACKAGES = ("image_format", "swarm", "distributor", "seeder", "client_fetch")
+
+
+def precompile_project() -> None:
+    """Write the project's bytecode once, as installing a wheel does, so that N processes started
+    at once do not each compile every module (PYTHONDONTWRITEBYTECODE=1 stops them writing it)."""
+    root = Path(__file__).resolve().parent.parent
+    for package in PROJECT_PACKAGES:
+        compileall.compile_dir(root / package, quiet=1)
 
 
 # --- statistics -----------------------------------------------------------------------------

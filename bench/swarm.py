@@ -49,6 +49,7 @@ from bench.harness import (
     log,
     machine_info,
     markdown_table,
+    precompile_project,
     remove,
     script_interpreter,
 )
@@ -363,6 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if os.geteuid() != 0:
         raise BenchError("network namespaces need root")
     cleanup_stale(PREFIX)
+    precompile_project()
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     results = [

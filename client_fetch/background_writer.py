@@ -14,7 +14,7 @@ full) is re-raised by the next `write` or by `flush`.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import queue
 import threading
@@ -24,10 +24,12 @@ WRITEBACK_BYTES = 64 << 20
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-def _load_sync_file_range() -> Callable[[int, int, int], None]:
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int], None]:
+    """libc's sync_file_range, from the symbols already loaded (no `ctypes.util.find_library`:
+    it runs `ldconfig -p` in a child process), or a no-op where there is none."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        function = libc.sync_file_range
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return lambda fd, offset, length: None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
@@ -37,9 +39,6 @@ def _load_sync_file_range() -> Callable[[int, int, int], None]:
         function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a hint: failures are harmless
 
     return start_writeback
-
-
-_start_writeback = _load_sync_file_range()
 
 
 class BackgroundWriter:
@@ -77,7 +76,7 @@ class BackgroundWriter:
             view = view[written:]
             self._offset += written
         if self._offset - self._synced_to >= WRITEBACK_BYTES:
-            _start_writeback(self._fd, self._synced_to, self._offset - self._synced_to)
+            _sync_file_range()(self._fd, self._synced_to, self._offset - self._synced_to)
             self._synced_to = self._offset
 
     def write(self, block: bytes) -> None:

@@ -86,7 +86,8 @@ def download_file(
             resume_data = _snapshot(handle) or resume_data
             continue
         finally:
-            if resume_file is not None:
+            # A finished download needs no resume data: the caller takes the file as it is.
+            if resume_file is not None and not handle.finished:
                 _save_resume(handle, resume_file)
             session.remove(handle)
         break
@@ -198,7 +199,7 @@ def _run(
         watch.poll(handle)
         if status.total_wanted and status.total_done >= status.total_wanted:
             # Let the last blocks' alerts arrive so the ledger counts every byte.
-            time.sleep(POLL_SECONDS)
+            handle.settle_alerts(POLL_SECONDS)
             watch.poll(handle)
             return handle.status()
         if fallback.check(handle, status, last_growth):

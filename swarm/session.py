@@ -123,16 +123,17 @@ class SwarmSession:
 
     # ---- alerts ------------------------------------------------------------------------------
 
-    def pump(self, wait_seconds: float = 0.0) -> None:
-        """Drain libtorrent's alerts and route them to their torrents."""
+    def pump(self, wait_seconds: float = 0.0) -> int:
+        """Drain libtorrent's alerts and route them to their torrents; returns how many."""
         with self._lock:
             if self._session is None:
-                return
+                return 0
             if wait_seconds > 0:
                 self._session.wait_for_alert(int(wait_seconds * 1000))
             alerts = self._session.pop_alerts()
             for alert in alerts:
                 self._route(alert)
+            return len(alerts)
 
     def _route(self, alert: Any) -> None:
         if isinstance(alert, lt.listen_succeeded_alert):

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 BLOCK_BYTES = 16 << 10
 RESUME_DATA_TIMEOUT_SECONDS = 10.0
+SETTLE_WAIT_SECONDS = 0.02
 
 
 class SwarmTorrent:
@@ -114,6 +115,17 @@ class SwarmTorrent:
             is_seeding=bool(st.is_seeding),
             error=error,
         )
+
+    @property
+    def finished(self) -> bool:
+        """Whether every wanted piece is downloaded and verified."""
+        return bool(self._handle.status().is_finished)
+
+    def settle_alerts(self, max_seconds: float) -> None:
+        """Let alerts already on their way arrive: pump until a short wait brings none (bounded)."""
+        deadline = time.monotonic() + max_seconds
+        while self._session.pump(wait_seconds=SETTLE_WAIT_SECONDS) and time.monotonic() < deadline:
+            pass
 
     def have_pieces(self) -> list[bool]:
         """Which pieces libtorrent holds: hash-checked, or trusted from resume data."""

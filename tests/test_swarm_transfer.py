@@ -111,7 +111,7 @@ def test_a_rejoin_forgets_bans_but_keeps_verified_pieces(tmp_path: Path) -> None
     image = tmp_path / "blob"
     make_image(image, SIZE)
     made = make_torrent(image, name="img", announce_url=None)
-    target, resume = tmp_path / "out.partial", tmp_path / "out.resume"
+    target = tmp_path / "out.partial"
     with sessions(9, 10) as (seeder, leecher):
         seeder.add_seed(made.data, image)
         download_file(
@@ -120,10 +120,12 @@ def test_a_rejoin_forgets_bans_but_keeps_verified_pieces(tmp_path: Path) -> None
             target,
             stall_timeout_seconds=20,
             on_added=lambda t: t.connect_peer("127.0.0.9", seeder.listen_port),
-            resume_file=resume,
         )
+        checked = leecher.add_download(made.data, target)  # no resume data: checks the file
+        _wait_seeding(checked)
+        resume = checked.save_resume_data() or b""
     pieces = -(-SIZE // made.piece_length)
-    params = lt.read_resume_data(resume.read_bytes())
+    params = lt.read_resume_data(resume)
     assert sum(params.have_pieces) == pieces
     params.banned_peers = [("127.0.0.66", 6881)]
     with_bans = lt.write_resume_data_buf(params)
