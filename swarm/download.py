@@ -16,6 +16,7 @@ from swarm.status import TorrentStatus
 from swarm.torrent import SwarmTorrent
 
 POLL_SECONDS = 0.2
+TRACKER_SETTLE_SECONDS = 2.0
 FINAL_POLL_SECONDS = 0.02
 FINAL_STRETCH_FRACTION = 0.02
 """In the last 2 % of a download, poll every 20 ms: the caller waits for the last piece."""
@@ -68,7 +69,10 @@ def download_file(
     resume_data = _read_resume(resume_file)
     while True:
         handle = session.add_download(
-            torrent, target_file, resume_data=resume_data, web_seeds=fallback.web_seeds_on
+            torrent,
+            target_file,
+            resume_data=resume_data,
+            web_seeds=fallback.web_seeds_on,
         )
         try:
             if on_added is not None:
@@ -201,8 +205,10 @@ def _run(
                 on_progress(status.total_done, status.total_wanted)
         watch.poll(handle)
         if status.total_wanted and status.total_done >= status.total_wanted:
-            # Let the last blocks' alerts arrive so the ledger counts every byte.
+            # Let the last blocks' alerts arrive so the ledger counts every byte, and the
+            # `completed` announce finish, so that leaving sends the tracker `stopped`.
             handle.settle_alerts(POLL_SECONDS)
+            _wait_for(handle.trackers_settled, TRACKER_SETTLE_SECONDS)
             watch.poll(handle)
             return handle.status()
         if fallback.check(handle, status, last_growth):
@@ -224,6 +230,12 @@ def _run(
         remaining = status.total_wanted - status.total_done
         final = remaining <= status.total_wanted * FINAL_STRETCH_FRACTION
         time.sleep(FINAL_POLL_SECONDS if final else POLL_SECONDS)
+
+
+def _wait_for(condition: Callable[[], bool], max_seconds: float) -> None:
+    deadline = time.monotonic() + max_seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(FINAL_POLL_SECONDS)
 
 
 def _read_resume(resume_file: Path | None) -> bytes | None:

@@ -121,6 +121,21 @@ class SwarmTorrent:
         """Whether every wanted piece is downloaded and verified."""
         return bool(self._handle.status().is_finished)
 
+    def trackers_settled(self) -> bool:
+        """Whether no announce is in flight and every tracker that got `started` got `completed`.
+
+        A torrent removed while its `completed` announce is in flight sends no `stopped`, and the
+        tracker would go on handing out a peer that left.
+        """
+        for tracker in self._handle.trackers():
+            for endpoint in tracker.get("endpoints", []):
+                for state in endpoint.get("info_hashes") or [endpoint]:
+                    if state.get("updating"):
+                        return False
+                    if state.get("start_sent") and not state.get("complete_sent"):
+                        return False
+        return True
+
     def settle_alerts(self, max_seconds: float) -> None:
         """Let alerts already on their way arrive: pump until a short wait brings none (bounded)."""
         deadline = time.monotonic() + max_seconds
