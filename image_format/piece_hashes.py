@@ -58,6 +58,19 @@ class PieceHashes:
             return False
         return piece_root(data, self._leaves_per_piece()) == self.hashes[index]
 
+    def zero_pieces(self) -> list[int]:
+        """The pieces whose content is all zero bytes (a sparse file already holds them)."""
+        leaves = self._leaves_per_piece()
+        roots: dict[int, bytes] = {}
+        found = []
+        for index, expected in enumerate(self.hashes):
+            length = self.span(index)[1]
+            if length not in roots:
+                roots[length] = piece_root(bytes(length), leaves)
+            if expected == roots[length]:
+                found.append(index)
+        return found
+
     def _leaves_per_piece(self) -> int:
         if self.file_length <= self.piece_length:  # one piece: the tree is the file's own
             return _next_power_of_two(_blocks(self.file_length))

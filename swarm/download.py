@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,7 @@ def download_file(
     on_added: Callable[[SwarmTorrent], None] | None = None,
     resume_save_seconds: float = RESUME_SAVE_SECONDS,
     on_pieces: Callable[[list[int]], None] | None = None,
+    zero_pieces: Sequence[int] = (),
 ) -> DownloadReport:
     """Download the torrent's file into `target_file` and return when every piece verified.
 
@@ -54,6 +55,8 @@ def download_file(
     `on_added` sees the torrent once added (to connect peers directly). `on_pieces` gets the
     indices of pieces libtorrent newly holds, polled with the progress (the first call includes
     pieces trusted from resume data); by the return every held piece has been reported once.
+    `zero_pieces` (all-zero pieces) are not fetched when the download starts from nothing
+    (`SwarmSession.add_download`).
     The torrent's web seeds join only as a fallback (`SwarmConfig.web_seed_fallback_seconds`: no
     progress for that long, or no peer at all after `web_seed_no_peer_seconds`). After hash
     failures and no progress, the torrent is re-added to shed wrongful bans (`_BanRejoin`).
@@ -73,6 +76,7 @@ def download_file(
             target_file,
             resume_data=resume_data,
             web_seeds=fallback.web_seeds_on,
+            zero_pieces=zero_pieces,
         )
         try:
             if on_added is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +52,25 @@ class SwarmSession:
         *,
         resume_data: bytes | None = None,
         web_seeds: bool = True,
+        zero_pieces: Sequence[int] = (),
     ) -> SwarmTorrent:
         """Download the torrent's single file into exactly `target_file`.
 
         Whatever `target_file` already holds is checked piece by piece and kept (a prefix from a
         killed run continues); `resume_data` from `save_resume_data()` skips that check. With
         `web_seeds=False` the torrent starts without its web seeds (nor any saved in the resume
-        data); `SwarmTorrent.add_web_seeds()` adds them later.
+        data); `SwarmTorrent.add_web_seeds()` adds them later. `zero_pieces` are pieces of all
+        zero bytes: when `target_file` is empty or absent, it is made a sparse file of full size
+        and those pieces count as held from the start, so they never cross the network (the
+        caller checks them like any other piece).
         """
         parsed = parse_torrent(torrent)
         params = self._resume_params(resume_data, parsed.key)
+        if zero_pieces and _sparse_from_empty(target_file, parsed.total_size):
+            have = [False] * parsed.info.num_pieces()
+            for index in zero_pieces:
+                have[index] = True
+            params.have_pieces = have
         if not web_seeds:
             params.url_seeds = []
             params.http_seeds = []
@@ -203,3 +213,15 @@ def _handle_key(handle: Any) -> str:
 def _params_key(params: Any) -> str:
     hashes = params.info_hashes
     return str(hashes.v1) if hashes.has_v1() else str(hashes.v2)
+
+
+def _sparse_from_empty(path: Path, size: int) -> bool:
+    """Extend an empty or absent file to `size` bytes of holes; False if it already had data."""
+    try:
+        with path.open("ab") as handle:
+            if handle.tell() != 0:
+                return False
+            handle.truncate(size)
+    except OSError as exc:
+        raise SwarmError(f"cannot prepare {path}: {exc}") from exc
+    return True

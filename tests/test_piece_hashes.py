@@ -92,3 +92,13 @@ def test_merkle_root_pads_with_the_given_subtree() -> None:
     assert merkle_root([leaf] * 3 + [pad] * 5, 8, pad) == merkle_root([leaf] * 3, 8, pad)
     with pytest.raises(ValueError):
         merkle_root([leaf] * 3, 2, pad)
+
+
+def test_zero_pieces_are_found_by_their_hash(tmp_path: Path) -> None:
+    tail = 7 * KiB + 3
+    data = bytes(PIECE) + os.urandom(PIECE) + bytes(2 * PIECE) + os.urandom(PIECE) + bytes(tail)
+    hashes = piece_hashes_from_torrent(_torrent(tmp_path / "f", data))
+    assert hashes.zero_pieces() == [0, 2, 3, 5]
+    assert (
+        piece_hashes_from_torrent(_torrent(tmp_path / "g", os.urandom(PIECE))).zero_pieces() == []
+    )

@@ -20,7 +20,7 @@ from client_fetch.partial_file import PartialFile
 from client_fetch.piece_checker import PieceChecker
 from client_fetch.progress import Progress
 from client_fetch.sources.base import FetchReport
-from client_fetch.sources.swarm_source import SwarmSource, _piece_checker
+from client_fetch.sources.swarm_source import SwarmSource, _piece_hashes
 from image_format.envelope import load_public_keys
 from image_format.names import ImageRef
 from image_format.piece_hashes import PieceHashes, piece_hashes_from_torrent
@@ -28,6 +28,7 @@ from swarm.config import SwarmConfig
 from swarm.torrent_maker import make_torrent
 from tests.fixtures.distributor_server import RunningDistributor, publish
 from tests.support import make_image
+from tests.swarm_helpers import sha256_file
 
 PIECE = 64 << 10
 
@@ -76,15 +77,16 @@ def test_a_missing_file_or_a_bad_index_is_not_proven(tmp_path: Path) -> None:
     checker.close()  # idempotent after finish
 
 
-def test_a_v1_torrent_or_another_size_gets_no_checker(tmp_path: Path) -> None:
+def test_a_v1_torrent_or_another_size_gets_no_piece_hashes(tmp_path: Path) -> None:
     data = os.urandom(2 * PIECE)
     (tmp_path / "f").write_bytes(data)
     v1 = make_torrent(tmp_path / "f", name="x.img", announce_url=None, torrent_format="v1")
     hybrid = make_torrent(tmp_path / "f", name="x.img", announce_url=None)
-    assert _piece_checker(v1.data, len(data), tmp_path / "p") is None
-    assert _piece_checker(hybrid.data, len(data) + 1, tmp_path / "p") is None
-    checker = _piece_checker(hybrid.data, len(data), tmp_path / "f")
-    assert checker is not None
+    assert _piece_hashes(v1.data, len(data)) is None
+    assert _piece_hashes(hybrid.data, len(data) + 1) is None
+    hashes = _piece_hashes(hybrid.data, len(data))
+    assert hashes is not None
+    checker = PieceChecker(tmp_path / "f", hashes)
     checker.submit([0])
     assert checker.finish()
 
@@ -107,7 +109,11 @@ def test_a_swarm_download_proves_every_piece_and_is_not_hashed_again(
     distributor: RunningDistributor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = tmp_path / "image.img"
-    digest = make_image(image, 6 * (1 << 20) + 999, seed=71)
+    make_image(image, 6 * (1 << 20) + 999, seed=71)
+    with image.open("r+b") as handle:  # two 256 KiB pieces of zeros: a sparse file has them
+        handle.seek(1 << 20)
+        handle.write(bytes(512 << 10))
+    digest = sha256_file(image)
     publish(distributor, "pieces", "1.0", image)
     with httpx.Client(trust_env=False, timeout=30) as client:
         backoff = Backoff(0.1, 0.2)
@@ -125,10 +131,12 @@ def test_a_swarm_download_proves_every_piece_and_is_not_hashed_again(
             stall_timeout_seconds=20, resume_path=lambda d: tmp_path / f"{d}.resume",
         )  # fmt: skip
         partial = PartialFile(tmp_path / "download.partial")
+        report = FetchReport()
         with partial:
             partial.open_unordered(manifest.size)
-            source.fetch(manifest, partial, Progress("x", manifest.size), FetchReport())
+            source.fetch(manifest, partial, Progress("x", manifest.size), report)
     assert partial.running_digest() == digest
+    assert report.total == manifest.size - (512 << 10)  # the zero pieces never moved
 
     def no_whole_file_hash(*args: object, **kwargs: object) -> None:
         raise AssertionError("the verifier re-read a file whose pieces were all proven")

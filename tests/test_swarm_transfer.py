@@ -135,3 +135,30 @@ def test_a_rejoin_forgets_bans_but_keeps_verified_pieces(tmp_path: Path) -> None
         saved = lt.read_resume_data(torrent.save_resume_data() or b"")
     assert saved.banned_peers == []
     assert sum(saved.have_pieces) == pieces
+
+
+def test_zero_pieces_of_a_fresh_download_never_cross_the_network(tmp_path: Path) -> None:
+    image = tmp_path / "seed" / "blob"
+    image.parent.mkdir()
+    make_image(image, SIZE)
+    piece = 256 << 10
+    with image.open("r+b") as handle:  # pieces 3 and 4 all zero
+        handle.seek(3 * piece)
+        handle.write(bytes(2 * piece))
+    made = make_torrent(image, name="img", announce_url=None, piece_length=piece)
+    for existing in (b"", b"x"):  # a file with data in it is checked by libtorrent instead
+        target = tmp_path / f"out{len(existing)}.partial"
+        target.write_bytes(existing)
+        with sessions(12, 13) as (seeder, leecher):
+            seeder.add_seed(made.data, image)
+            report = download_file(
+                leecher,
+                made.data,
+                target,
+                stall_timeout_seconds=20,
+                on_added=lambda t: t.connect_peer("127.0.0.12", seeder.listen_port),
+                zero_pieces=[3, 4],
+            )
+        assert target.read_bytes() == image.read_bytes()
+        moved = report.bytes_from_peers
+        assert moved == (SIZE - 2 * piece if not existing else SIZE), moved

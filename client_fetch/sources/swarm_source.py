@@ -5,9 +5,11 @@ The torrent file is fetched from a server and must hash to the signed manifest's
 blocks for v2) and refetches bad ones from someone else. For a v2/hybrid torrent, a `PieceChecker`
 also checks each piece against the torrent's SHA-256 piece hashes while the download runs; when
 all match, the partial records the manifest's digest and the verifier skips its whole-file pass
-(for a v1 torrent, or any piece that did not match, the verifier hashes the whole file). Web
-seeds let a swarm without seeders finish from the origin. Resume data lives beside the partial
-(`downloads/<digest>.resume`), so a killed fetch continues.
+(for a v1 torrent, or any piece that did not match, the verifier hashes the whole file). Pieces
+whose hash is that of all zero bytes are not fetched at all on a fresh download: the partial is
+a sparse file that already holds them (VM images have many), and they are checked like the rest.
+Web seeds let a swarm without seeders finish from the origin. Resume data lives beside the
+partial (`downloads/<digest>.resume`), so a killed fetch continues.
 
 Not responsible for choosing when to use the swarm (the planner does) nor for seeding afterwards
 (`client-fetch seed`). Errors: `SourceUnavailable` when the manifest has no torrent, no server has
@@ -29,7 +31,7 @@ from client_fetch.sources.base import Estimate, FetchReport
 from client_fetch.verified_fetch import fetch_torrent
 from image_format.errors import ImageFormatError
 from image_format.manifest import Manifest, TorrentRef
-from image_format.piece_hashes import piece_hashes_from_torrent
+from image_format.piece_hashes import PieceHashes, piece_hashes_from_torrent
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmStalled
 
@@ -73,7 +75,8 @@ class SwarmSource:
         if manifest.torrent is None:
             raise SourceUnavailable(self.name, "the manifest names no torrent")
         torrent = self._torrent(manifest.torrent)
-        checker = _piece_checker(torrent, manifest.size, partial.path)
+        hashes = _piece_hashes(torrent, manifest.size)
+        checker = PieceChecker(partial.path, hashes) if hashes is not None else None
         try:
             self._download(
                 torrent,
@@ -82,6 +85,7 @@ class SwarmSource:
                 progress,
                 report,
                 on_pieces=checker.submit if checker is not None else None,
+                zero_pieces=hashes.zero_pieces() if hashes is not None else (),
             )
         finally:
             if checker is not None:
@@ -98,7 +102,9 @@ class SwarmSource:
         report: FetchReport,
     ) -> None:
         """Download the file of torrent `ref` (content `digest`) into `target` through the swarm."""
-        self._download(self._torrent(ref), digest, target, progress, report, on_pieces=None)
+        self._download(
+            self._torrent(ref), digest, target, progress, report, on_pieces=None, zero_pieces=()
+        )
 
     def _torrent(self, ref: TorrentRef) -> bytes:
         try:
@@ -115,6 +121,7 @@ class SwarmSource:
         report: FetchReport,
         *,
         on_pieces: Callable[[list[int]], None] | None,
+        zero_pieces: Sequence[int],
     ) -> None:
         from swarm.download import download_file  # libtorrent loads only when the swarm is used
         from swarm.session import SwarmSession
@@ -132,6 +139,7 @@ class SwarmSource:
                     on_progress=on_progress,
                     resume_file=self._resume_path(digest),
                     on_pieces=on_pieces,
+                    zero_pieces=zero_pieces,
                 )
         except SwarmStalled as exc:
             raise SourceUnavailable(self.name, f"stalled: {exc}") from exc
@@ -142,13 +150,12 @@ class SwarmSource:
         report.hash_failures += result.hash_failures
 
 
-def _piece_checker(torrent: bytes, size: int, path: Path) -> PieceChecker | None:
-    """A checker of the download's pieces, or None when the torrent has no SHA-256 piece hashes
-    for a file of `size` bytes (a v1 torrent): the verifier then hashes the whole file."""
+def _piece_hashes(torrent: bytes, size: int) -> PieceHashes | None:
+    """The torrent's SHA-256 piece hashes for a file of `size` bytes, or None (a v1 torrent):
+    then no piece is checked as it arrives (the verifier hashes the whole file) and all-zero
+    pieces are fetched like the others."""
     try:
         hashes = piece_hashes_from_torrent(torrent)
     except ImageFormatError:
         return None
-    if hashes.file_length != size:
-        return None
-    return PieceChecker(path, hashes)
+    return hashes if hashes.file_length == size else None
