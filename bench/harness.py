@@ -32,7 +32,7 @@ from distributor.local_server import ServerStartFailed, distributor_command, sta
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_WORK_DIR = BENCH_DIR / ".cache"
 MIB = 1024 * 1024
-IMAGE_FORMAT_VERSION = 1  # bump when the generator changes, so cached images are regenerated
+IMAGE_FORMAT_VERSION = 2  # bump when the generator changes, so cached images are regenerated
 ZERO_BLOCK_FRACTION = 0.25
 
 
@@ -204,35 +204,47 @@ class TestImage:
     size: int
     sha256: str
     seed: int
+    nonzero_bytes: int
+    """Bytes outside the all-zero 1 MiB blocks: what must cross a network that skips zeros."""
 
 
-def generate_image(work_dir: Path, size_mib: int, seed: int) -> TestImage:
-    """The benchmark image: `size_mib` 1 MiB blocks from `random.Random(seed)`, a quarter of them
-    zero blocks, the rest random bytes. Generated once (streamed, never whole in memory) and reused
-    while its metadata file matches."""
+def generate_image(
+    work_dir: Path, size_mib: int, seed: int, zero_fraction: float = ZERO_BLOCK_FRACTION
+) -> TestImage:
+    """The benchmark image: `size_mib` 1 MiB blocks from `random.Random(seed)`, each a zero block
+    with probability `zero_fraction` (VM images have many), the rest random bytes. Generated once
+    (streamed, never whole in memory) and reused while its metadata file matches."""
     import random
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    path = work_dir / f"image-{size_mib}MiB-seed{seed}.img"
+    variant = "" if zero_fraction == ZERO_BLOCK_FRACTION else f"-zero{zero_fraction:g}"
+    path = work_dir / f"image-{size_mib}MiB-seed{seed}{variant}.img"
     meta_path = path.with_suffix(".json")
-    expected = {"format": IMAGE_FORMAT_VERSION, "size": size_mib * MIB, "seed": seed}
-    with contextlib.suppress(OSError, ValueError):
+    expected = {
+        "format": IMAGE_FORMAT_VERSION,
+        "size": size_mib * MIB,
+        "seed": seed,
+        "zero_fraction": zero_fraction,
+    }
+    with contextlib.suppress(OSError, ValueError, KeyError):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if {k: meta.get(k) for k in expected} == expected and path.stat().st_size == meta["size"]:
-            return TestImage(path, meta["size"], str(meta["sha256"]), seed)
+            return TestImage(path, meta["size"], str(meta["sha256"]), seed, meta["nonzero_bytes"])
     rng = random.Random(seed)
     zero = bytes(MIB)
     digest = hashlib.sha256()
+    nonzero = 0
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as handle:
         for _ in range(size_mib):
-            block = zero if rng.random() < ZERO_BLOCK_FRACTION else rng.randbytes(MIB)
+            block = zero if rng.random() < zero_fraction else rng.randbytes(MIB)
+            nonzero += 0 if block is zero else MIB
             digest.update(block)
             handle.write(block)
     tmp.replace(path)
-    meta = {**expected, "sha256": digest.hexdigest()}
+    meta = {**expected, "sha256": digest.hexdigest(), "nonzero_bytes": nonzero}
     meta_path.write_text(json.dumps(meta) + "\n", encoding="utf-8")
-    return TestImage(path, size_mib * MIB, digest.hexdigest(), seed)
+    return TestImage(path, size_mib * MIB, digest.hexdigest(), seed, nonzero)
 
 
 # --- the distributor ------------------------------------------------------------------------

@@ -3,7 +3,7 @@ same hosts fetching it by plain HTTP from the origin, in the same run.
 
     python -m bench.swarm [--hosts 8] [--size-mib 256] [--origin-mbit 100] [--host-mbit 100]
                           [--host-ingress] [--rows default|all] [--skip-http] [--json]
-                          [--whole-pieces]
+                          [--whole-pieces] [--zero-fraction 0.25]
 
 Per configuration: one origin namespace (egress limited to U_origin by tbf) runs `distributor
 serve` and a co-located `seeder run`; N host namespaces (egress u each; with `--host-ingress` the
@@ -18,10 +18,13 @@ Reported per way of fetching:
 - time ÷ bound: seconds from starting the clients to the last one's exit (each exit means a
   verified image committed to its cache), divided by the P2P lower bound
   max(S/U_origin, S/d_host, N·S/(U_origin + N·u)), d_host = the ingress limit if set, else ∞;
+- ÷ bound of S_nz: the same with the image's non-zero bytes S_nz in place of S (the image has
+  all-zero 1 MiB blocks, `--zero-fraction`, as VM images do; the swarm never moves all-zero
+  pieces, so this is the ratio the goal is judged on); `--zero-fraction 0` makes S_nz = S;
 - ÷ one copy: the same seconds divided by the one-host HTTP phase's (how far from that floor);
 - origin bytes ÷ S: the tx bytes of the origin namespace's eth0 during the phase (frames: web-seed
   and plain HTTP, tracker, seeder uploads, TCP/IP headers), and for insight the image bytes its
-  HTTP server sent and the payload its seeder reported uploading.
+  HTTP server sent and the payload its seeder reported uploading; origin tx ÷ S_nz likewise.
 
 Every process runs in its namespace and is killed, and every namespace removed, when a
 configuration ends (also on error or Ctrl-C): `tests.netns.Topology` owns that. Needs root and
@@ -44,6 +47,7 @@ from typing import Any
 
 from bench.harness import (
     MIB,
+    ZERO_BLOCK_FRACTION,
     BenchError,
     generate_image,
     log,
@@ -206,11 +210,16 @@ def _phase(
 
 
 def run_config(
-    config: Config, work: Path, image_seed: int, skip_http: bool, whole_pieces: bool = False
+    config: Config,
+    work: Path,
+    image_seed: int,
+    skip_http: bool,
+    whole_pieces: bool = False,
+    zero_fraction: float = ZERO_BLOCK_FRACTION,
 ) -> dict[str, Any]:
     """Build the topology, measure the swarm (and HTTP) phase, tear everything down."""
     work.mkdir(parents=True, exist_ok=True)
-    image = generate_image(work, config.size_bytes // MIB, image_seed)
+    image = generate_image(work, config.size_bytes // MIB, image_seed, zero_fraction)
     origin_spec = HostSpec(upload=Shaping(config.origin_mbit))
     ingress = None if config.host_ingress_mbit is None else Shaping(config.host_ingress_mbit)
     host_spec = HostSpec(upload=Shaping(config.host_mbit), download=ingress)
@@ -249,6 +258,7 @@ def run_config(
         "config": asdict(config),
         "label": config.label,
         "bound_seconds": config.bound_seconds(),
+        "nonzero_bytes": image.nonzero_bytes,
         "phases": [asdict(phase) for phase in phases],
     }
 
@@ -274,33 +284,35 @@ def render(results: dict[str, Any]) -> str:
         f"- machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory']} RAM, {info['kernel']}",
         f"- work dir: {info['cache_dir']} — {info['file_system']}",
         f"- goal (first configuration): swarm time ≤ {GOAL_TIME_RATIO}x bound with origin bytes "
-        f"≤ {GOAL_ORIGIN_BYTES}·S",
+        f"≤ {GOAL_ORIGIN_BYTES}·S, judged on the image's non-zero bytes S_nz (all-zero pieces "
+        "never cross the network, so the bound of S alone would flatter the swarm)",
         "",
     ]
     for index, entry in enumerate(results["configurations"]):
         config = Config(**entry["config"])
         phases = [Phase(**raw) for raw in entry["phases"]]
         one_copy = next((p.seconds for p in phases if p.via.startswith("http, 1 ")), None)
+        nonzero = entry["nonzero_bytes"] / config.size_bytes
         lines += [
-            f"## {entry['label']} (bound {entry['bound_seconds']:.1f} s)",
+            f"## {entry['label']} (bound {entry['bound_seconds']:.1f} s; S_nz = {nonzero:.3f}·S, "
+            f"its bound {entry['bound_seconds'] * nonzero:.1f} s)",
             "",
         ]
         rows = []
         for phase in phases:
-            met = (
-                "yes"
-                if phase.time_ratio(config) <= GOAL_TIME_RATIO
-                and phase.origin_ratio(config) <= GOAL_ORIGIN_BYTES
-                else "no"
-            )
+            nz_time = phase.time_ratio(config) / nonzero
+            nz_origin = phase.origin_ratio(config) / nonzero
+            met = "yes" if nz_time <= GOAL_TIME_RATIO and nz_origin <= GOAL_ORIGIN_BYTES else "no"
             size = config.size_bytes
             rows.append(
                 [
                     phase.via,
                     f"{phase.seconds:.1f}",
                     f"{phase.time_ratio(config):.2f}",
+                    f"{nz_time:.2f}",
                     "" if one_copy is None else f"{phase.seconds / one_copy:.2f}",
                     f"{phase.origin_ratio(config):.2f}",
+                    f"{nz_origin:.2f}",
                     f"{phase.origin_blob_bytes / size:.2f}",
                     f"{phase.seeder_uploaded_bytes / size:.2f}",
                     f"{phase.bytes_from_peers / size:.2f}",
@@ -312,8 +324,10 @@ def render(results: dict[str, Any]) -> str:
             "via",
             "seconds",
             "÷ bound",
+            "÷ bound of S_nz",
             "÷ one copy",
             "origin tx ÷ S",
+            "origin tx ÷ S_nz",
             "origin HTTP ÷ S",
             "seeder ÷ S",
             "from peers ÷ S",
@@ -352,6 +366,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="hosts ask for whole pieces in runs (libtorrent's default), not the rarest blocks",
     )
     parser.add_argument("--seed", type=int, default=1, help="image RNG seed (default 1)")
+    parser.add_argument(
+        "--zero-fraction",
+        type=float,
+        default=ZERO_BLOCK_FRACTION,
+        help=f"share of all-zero 1 MiB blocks in the image (default {ZERO_BLOCK_FRACTION})",
+    )
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
@@ -368,12 +388,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     results = [
-        run_config(c, work, args.seed, args.skip_http, args.whole_pieces)
+        run_config(c, work, args.seed, args.skip_http, args.whole_pieces, args.zero_fraction)
         for c in configurations(args)
     ]
     return {
         "machine": machine_info(work, script_interpreter(Path(sys.executable))),
         "size_mib": args.size_mib,
+        "zero_fraction": args.zero_fraction,
         "configurations": results,
     }
 
