@@ -51,7 +51,8 @@ def download_file(
     """Download the torrent's file into `target_file` and return when every piece verified.
 
     Piece hashes are checked by libtorrent; the whole-file sha256 is the caller's job. Resume data
-    goes to `resume_file` every `resume_save_seconds` and at the end, so a killed process continues.
+    goes to `resume_file` every `resume_save_seconds` and when the download ends unfinished, so a
+    killed or stalled run continues.
     `on_added` sees the torrent once added (to connect peers directly). `on_pieces` gets the
     indices of pieces libtorrent newly holds, polled with the progress (the first call includes
     pieces trusted from resume data); by the return every held piece has been reported once.
