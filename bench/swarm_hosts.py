@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import BenchError, TestImage, clean_env, run_timed
+from bench.harness import BenchError, TestImage, clean_env, run_timed, sha256_file
 from distributor.local_server import distributor_command
 from image_format.content_paths import swarm_health_path
 from tests.netns import Host
@@ -177,7 +177,8 @@ def run_clients(
     client_env: Mapping[str, str],
     timeout_s: float,
 ) -> tuple[float, list[ClientRun]]:
-    """Start `client-fetch get --via VIA` on every host at once; wait for all; check each result.
+    """Start `client-fetch get --via VIA` on every host at once; wait for all; check each result
+    and, once the clock has stopped, hash each host's cached image.
     Returns (seconds from the first start to the last exit, each host's run)."""
     env = clean_env()
     processes: list[tuple[Host, subprocess.Popen[str]]] = []
@@ -224,4 +225,8 @@ def run_clients(
         if digest != origin.image.sha256 or result["method"] != via:
             raise BenchError(f"{host.name}: unexpected result {result}")
         runs.append(ClientRun(host.name, exited[host.name], result))
-    return max(run.exited_after for run in runs), runs
+    seconds = max(run.exited_after for run in runs)
+    for run in runs:  # after the clock: the bytes in each cache, not what the client said
+        if sha256_file(Path(run.result["path"])) != origin.image.sha256:
+            raise BenchError(f"{run.host}: the cached image does not hash to the published one")
+    return seconds, runs
