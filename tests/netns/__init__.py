@@ -5,11 +5,10 @@ Only addresses in 198.18.0.0/15 (RFC 2544 benchmarking range) and loopback are e
 factory, `state.cleanup_stale` for leftovers of killed runs (also `python -m tests.netns cleanup`).
 """
 
+from tests.netns.host import Host
+from tests.netns.specs import HostSpec, Shaping
 from tests.netns.state import cleanup_stale
 from tests.netns.topology import (
-    Host,
-    HostSpec,
-    Shaping,
     Topology,
     TopologyError,
     TopologySetupError,

@@ -22,8 +22,9 @@ import pytest
 
 from tests.netns import commands
 from tests.netns.names import DEFAULT_PREFIX
+from tests.netns.specs import HostSpec
 from tests.netns.state import StaleCleanupError, cleanup_stale
-from tests.netns.topology import HostSpec, Topology, TopologyTeardownError
+from tests.netns.topology import Topology, TopologyTeardownError
 
 _stale_cleaned = False
 

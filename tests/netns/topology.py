@@ -32,25 +32,22 @@ reported as a `ResourceWarning` and the state file stays for `cleanup_stale`.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from tests.netns import commands, state
+from tests.netns.host import HOST_INTERFACE, Host
 from tests.netns.names import DEFAULT_PREFIX, TopologyNames
+from tests.netns.specs import HostSpec, Shaping
 
-HOST_INTERFACE = "eth0"
 TERM_GRACE_S = 3.0
-DEFAULT_RUN_TIMEOUT_S = 120.0
 
 
 class TopologyError(RuntimeError):
@@ -67,112 +64,6 @@ class TopologyTeardownError(TopologyError):
     def __init__(self, message: str, leftovers: list[str]) -> None:
         super().__init__(message)
         self.leftovers = leftovers
-
-
-@dataclass(frozen=True)
-class Shaping:
-    """A token-bucket limit for one direction: `tc ... tbf rate R burst B latency L`.
-
-    `burst_bytes` defaults to the larger of 64 KiB (one GSO super-packet on a veth) and 4 ms of
-    traffic at the rate; `latency_ms` bounds how long a packet may wait in the bucket's queue.
-    """
-
-    rate_mbit: float
-    burst_bytes: int | None = None
-    latency_ms: float = 50.0
-
-    def __post_init__(self) -> None:
-        if self.rate_mbit <= 0:
-            raise ValueError(f"rate must be positive, got {self.rate_mbit} mbit")
-
-    @property
-    def burst(self) -> int:
-        if self.burst_bytes is not None:
-            return self.burst_bytes
-        return max(64 * 1024, int(self.rate_mbit * 1_000_000 / 8 * 0.004))
-
-    def tbf_args(self) -> list[str]:
-        return [
-            "tbf",
-            "rate",
-            f"{self.rate_mbit:g}mbit",
-            "burst",
-            str(self.burst),
-            "latency",
-            f"{self.latency_ms:g}ms",
-        ]
-
-
-@dataclass(frozen=True)
-class HostSpec:
-    """One host's limits: `upload` shapes its egress, `download` its ingress (None: unlimited)."""
-
-    upload: Shaping | None = None
-    download: Shaping | None = None
-
-
-class Host:
-    """One namespace of a topology: its address and ways to run programs inside it.
-
-    Not responsible for the programs' outcome: `run` returns the CompletedProcess whatever the
-    exit code (pass `check=True` for CalledProcessError). `popen` processes are tracked by the
-    topology and killed (whole process group) at teardown; a process that leaves its session
-    (setsid) is still killed, by the sweep of the namespace's pids.
-    """
-
-    def __init__(
-        self, topology: Topology, index: int, names: TopologyNames, spec: HostSpec
-    ) -> None:
-        self._topology = topology
-        self.index = index
-        self.name = names.namespace(index)
-        self.ip = names.host_ip(index)
-        self.bridge_veth = names.veth(index)
-        self.interface = HOST_INTERFACE
-        self.spec = spec
-
-    def __repr__(self) -> str:
-        return f"Host({self.name!r}, ip={self.ip!r})"
-
-    def exec_argv(self, argv: Sequence[str]) -> list[str]:
-        """`argv` prefixed to run inside this host's namespace."""
-        return ["ip", "netns", "exec", self.name, *argv]
-
-    def run(
-        self, argv: Sequence[str], *, timeout: float | None = DEFAULT_RUN_TIMEOUT_S, **kw: Any
-    ) -> subprocess.CompletedProcess[Any]:
-        """Run `argv` in the namespace to completion (subprocess.run keywords pass through)."""
-        kw.setdefault("check", False)
-        return subprocess.run(self.exec_argv(argv), timeout=timeout, **kw)
-
-    def popen(self, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
-        """Start `argv` in the namespace in a new session; teardown kills its process group."""
-        if kw.get("start_new_session") is False or "process_group" in kw:
-            raise ValueError("Host.popen always starts a new session (teardown kills the group)")
-        kw["start_new_session"] = True
-        process = subprocess.Popen(self.exec_argv(argv), **kw)
-        self._topology._track(process)
-        return process
-
-    @staticmethod
-    def python_argv(module: str, *args: str) -> list[str]:
-        """`[sys.executable, "-m", module, *args]`: this interpreter, so the venv carries over."""
-        return [sys.executable, "-m", module, *args]
-
-    def pids(self) -> list[int]:
-        """Every process currently in this host's namespace."""
-        return commands.namespace_pids(self.name)
-
-    def tx_bytes(self) -> int:
-        """Bytes this host's `eth0` has sent: whole frames, every protocol (kernel counter)."""
-        shown = subprocess.run(
-            ["ip", "-n", self.name, "-j", "-s", "link", "show", "dev", self.interface],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-        return int(json.loads(shown.stdout)[0]["stats64"]["tx"]["bytes"])
 
 
 class Topology:
@@ -236,7 +127,9 @@ class Topology:
         self.state_dir = state.default_state_dir()
         try:
             self.names = state.allocate(self.prefix, len(self.specs), self.state_dir)
-            self.hosts = [Host(self, i, self.names, spec) for i, spec in enumerate(self.specs)]
+            self.hosts = [
+                Host(self._track, i, self.names, spec) for i, spec in enumerate(self.specs)
+            ]
             self._build(self.names)
         except (commands.NetnsCommandError, OSError) as exc:
             try:
