@@ -19,15 +19,15 @@ from swarm.session import SwarmSession
 log = logging.getLogger(__name__)
 
 
-# How many block requests the seeder queues per peer (libtorrent's max_allowed_in_request_queue,
-# default 2000; it rejects the rest and the peer asks someone else). Fewer pieces in flight from
-# the origin means fewer pieces two peers fetch from it at once; 8 blocks (128 KiB) still keep a
-# 100 Mbit origin busy with a handful of peers (a 100 ms path needs about 10 peers per 100 Mbit).
-# Measured (bench.swarm, N=8, 100 Mbit, 256 MiB, clients with whole_pieces_threshold 0):
+# How many block requests the seeder queues per peer (`SeederSettings.max_requests_per_peer`,
+# libtorrent's max_allowed_in_request_queue, default 2000; it rejects the rest and the peer asks
+# someone else). Fewer pieces in flight from the origin means fewer pieces two peers fetch from it
+# at once. Measured (bench.swarm, N=8, 100 Mbit, 256 MiB, clients asking for the rarest blocks):
 # 48 → 1.12-1.14·S from the origin, 1.32-1.35x the bound; 16 → 1.08-1.09·S, 1.28-1.29x;
-# 8 → 1.05-1.06·S, 1.25-1.26x; 4 → 1.05·S, 1.25x. With libtorrent's whole pieces (the clients'
-# default): 48 → 1.35·S, 1.54x; 8 → 1.30-1.34·S, 1.50-1.54x.
-MAX_REQUESTS_PER_PEER = 8
+# 8 → 1.05-1.06·S, 1.25-1.26x; 4 → 1.05·S, 1.25x (later, with pieces checked as they arrive and
+# an image without zero blocks: 8 → 1.05-1.06·S, 1.19x; 4 → 1.04-1.05·S, 1.17x; 16 → 1.07·S,
+# 1.20x). On loopback-like paths 8 is plenty; over long paths the queue bounds the rate (see the
+# setting), so 8 stays the default rather than 4.
 
 
 def swarm_config(settings: SeederSettings) -> SwarmConfig:
@@ -38,7 +38,8 @@ def swarm_config(settings: SeederSettings) -> SwarmConfig:
         allow_multiple_connections_per_ip=settings.allow_multiple_connections_per_ip,
         rate_limit_local_peers=settings.rate_limit_local_peers,
         announce_ip=_specific_host(settings.listen_interfaces),
-        max_requests_per_peer=MAX_REQUESTS_PER_PEER,
+        max_requests_per_peer=settings.max_requests_per_peer,
+        unchoke_slots_limit=settings.unchoke_slots,
     )
 
 

@@ -34,6 +34,13 @@ class SeederSettings(BaseSettings):
     distributor_token: SecretStr = SecretStr("")
     upload_rate_limit_bytes_per_second: int = Field(default=0, ge=0)
     connections_limit: int = Field(default=500, ge=1)
+    max_requests_per_peer: int = Field(default=8, ge=1)
+    """Block requests (16 KiB) queued per peer; the rest are rejected and asked elsewhere. Few
+    keep the origin from sending one piece to two peers at once; with `unchoke_slots` they bound
+    the origin's rate over a path of round-trip time T to slots * requests * 16 KiB / T (8 * 8
+    over 100 ms: ~84 Mbit/s): raise them for a fast origin far from its hosts."""
+    unchoke_slots: int = Field(default=8, ge=1)
+    """Peers the seeder uploads to at once."""
     allow_multiple_connections_per_ip: bool = False
     rate_limit_local_peers: bool = False
     http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import libtorrent as lt
 
-from seeder.daemon import MAX_REQUESTS_PER_PEER
 from seeder.daemon import swarm_config as seeder_swarm_config
 from seeder.settings import SeederSettings
 from swarm.config import SwarmConfig
@@ -39,7 +38,12 @@ def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:
         distributor_url="http://127.0.0.1:1", data_dir=tmp_path, key="ed25519:AAAA"
     )
     applied = _session_settings(seeder_swarm_config(settings))
-    assert applied["max_allowed_in_request_queue"] == MAX_REQUESTS_PER_PEER == 8
+    assert applied["max_allowed_in_request_queue"] == 8
+    assert applied["unchoke_slots_limit"] == 8
+    far = settings.model_copy(update={"max_requests_per_peer": 32, "unchoke_slots": 20})
+    applied = _session_settings(seeder_swarm_config(far))
+    assert applied["max_allowed_in_request_queue"] == 32
+    assert applied["unchoke_slots_limit"] == 20
 
 
 def test_extra_settings_apply_last() -> None:
