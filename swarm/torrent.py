@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import libtorrent as lt
 
+from image_format.piece_hashes import BLOCK_BYTES
 from swarm.errors import SwarmError, SwarmFailed
 from swarm.status import TorrentStatus, TransferLedger
 from swarm.torrent_file import ParsedTorrent
@@ -16,7 +17,6 @@ from swarm.torrent_file import ParsedTorrent
 if TYPE_CHECKING:
     from swarm.session import SwarmSession
 
-BLOCK_BYTES = 16 << 10
 RESUME_DATA_TIMEOUT_SECONDS = 10.0
 SETTLE_WAIT_SECONDS = 0.02
 
