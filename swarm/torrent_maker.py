@@ -21,21 +21,24 @@ from swarm.torrent_file import parse_torrent
 
 TorrentFormat = Literal["hybrid", "v1"]
 
-MIN_PIECE_LENGTH = 256 << 10
+MIN_PIECE_LENGTH = 64 << 10
 MAX_PIECE_LENGTH = 16 << 20
-TARGET_MAX_PIECES = 2000
+TARGET_MAX_PIECES = 4096
 
 
 def piece_length_for(size_bytes: int) -> int:
     """The piece length for a file of `size_bytes`: the smallest power of two that keeps the
-    torrent at or below 2000 pieces, clamped to 256 KiB … 16 MiB.
+    torrent at or below 4096 pieces, clamped to 64 KiB … 16 MiB.
 
-    So 8 MiB → 256 KiB (32 pieces), 1 GiB → 1 MiB (1024), 5 GiB → 4 MiB (1280), 10 GiB → 8 MiB
-    (1280); from 512 MiB to 32 GiB a torrent has 1000 to 2000 pieces. Why: the .torrent holds 20
-    bytes (v1) plus 32 bytes (v2 piece layer) per piece, so ≤ 2000 pieces keeps it ≤ ~100 KB and
-    the have-bitfields small; pieces much above a few MiB make a peer wait longer before it can
-    share anything and cost more to re-fetch after a hash failure. A power of two is what hybrid
-    (v2) torrents require (≥ 16 KiB); 256 KiB keeps small files from becoming many tiny pieces.
+    So 8 MiB → 64 KiB (128 pieces), 256 MiB → 64 KiB (4096), 1 GiB → 256 KiB (4096), 5 GiB →
+    2 MiB (2560), 10 GiB → 4 MiB (2560); from 512 MiB to 64 GiB a torrent has 2048 to 4096 pieces.
+    Why small pieces: a host announces a piece only once it holds all of it, so until then other
+    hosts may fetch the same piece from the origin; the smaller the piece, the sooner it is
+    announced and the less such a collision costs. Measured (bench.swarm, N=8, 100 Mbit, 256 MiB):
+    256 KiB pieces → origin 1.05·S, 1.17-1.19x the bound; 64 KiB → 1.03·S, 1.15-1.16x. Why not
+    smaller: the .torrent holds 20 bytes (v1) plus 32 bytes (v2 piece layer) per piece, so ≤ 4096
+    pieces keeps it ≤ ~210 KB, which every host fetches once. A power of two is what hybrid (v2)
+    torrents require (≥ 16 KiB).
     """
     if size_bytes < 0:
         raise ValueError("size_bytes must not be negative")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from swarm.config import SwarmConfig
 from swarm.session import SwarmSession
+from swarm.torrent_maker import piece_length_for
 
 
 def loopback_session(host_octet: int, **overrides: object) -> SwarmSession:
@@ -23,6 +24,15 @@ def loopback_session(host_octet: int, **overrides: object) -> SwarmSession:
         **overrides,  # type: ignore[arg-type]
     )
     return SwarmSession(config)
+
+
+def zero_piece_bytes(image: Path) -> int:
+    """Bytes in the image's all-zero pieces (pieces of the torrent publishing makes of it): a
+    fetcher starting from nothing never moves them."""
+    data = image.read_bytes()
+    piece = piece_length_for(len(data))
+    pieces = (data[start : start + piece] for start in range(0, len(data), piece))
+    return sum(len(chunk) for chunk in pieces if not any(chunk))
 
 
 def sha256_file(path: Path) -> str:

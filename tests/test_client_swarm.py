@@ -24,12 +24,14 @@ import pytest
 from image_format.bencode import bdecode
 from image_format.content_paths import blob_relpath, swarm_health_path, torrent_path
 from swarm.session import SwarmSession
+from swarm.torrent_maker import piece_length_for
 from tests.fixtures.distributor_server import RunningDistributor, publish
 from tests.seeder_helpers import running_seeder
 from tests.support import CLIENT, ClientRun, cache_state, make_image, run_client
-from tests.swarm_helpers import loopback_session, sha256_file
+from tests.swarm_helpers import loopback_session, sha256_file, zero_piece_bytes
 
 SIZE = 24 * (1 << 20) + 4321
+PIECE = piece_length_for(SIZE)  # of the image's torrent, made at publish
 NAME, VERSION = "swarmimg", "1.0"
 REF = f"{NAME}@{VERSION}"
 SEEDER_HOST = "127.0.0.40"
@@ -116,13 +118,6 @@ def seeded(
     with running_seeder(distributor, distributor.data_dir, SEEDER_HOST, log):
         wait_for(lambda: health_of(distributor)["tracker"]["seeders"] >= 1, what="the seeder")
         yield distributor, path, digest
-
-
-def zero_piece_bytes(image: Path, piece: int = 256 << 10) -> int:
-    """Bytes in the image's all-zero pieces (the piece size of a 24 MiB image): never fetched."""
-    data = image.read_bytes()
-    pieces = (data[start : start + piece] for start in range(0, len(data), piece))
-    return sum(len(chunk) for chunk in pieces if not any(chunk))
 
 
 def assert_verified(run: ClientRun, image: Path, digest: str) -> dict[str, Any]:
@@ -291,9 +286,9 @@ def test_a_partial_damaged_between_runs_never_reaches_the_cache(
     piece = saved_pieces()[1]
     partial = cache / "downloads" / f"{digest}.partial"
     with partial.open("r+b") as handle:
-        handle.seek(piece * (256 << 10) + 1000)
+        handle.seek(piece * PIECE + 1000)
         byte = handle.read(1)
-        handle.seek(piece * (256 << 10) + 1000)
+        handle.seek(piece * PIECE + 1000)
         handle.write(bytes([byte[0] ^ 0x01]))
     # Either libtorrent re-checks the file and fetches the piece again, or the damaged piece
     # fails our piece check, the whole file is hashed and fails, and the fetcher starts this
