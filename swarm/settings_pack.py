@@ -52,6 +52,14 @@ def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
         "active_downloads": -1,
         "active_seeds": -1,
         "active_limit": -1,
+        # Rarest first from the first piece. libtorrent's default (4) picks a host's first pieces
+        # at random and then prefers finishing what it started: as soon as one host holds a
+        # piece, every starting host takes that piece and finishes it from the origin too.
+        "initial_picker_threshold": 0,
+        # No "allowed fast" pieces (BEP 6) for choked peers: the set is derived from the peer's
+        # /24, so hosts behind one network (or a flash crowd the origin keeps choked) would all
+        # fetch the same few pieces from the origin outside its unchoke slots.
+        "allowed_fast_set_size": 0,
         "stop_tracker_timeout": 2,
         "close_redundant_connections": True,
         "ssrf_mitigation": config.ssrf_mitigation,
