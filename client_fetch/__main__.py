@@ -1,5 +1,3 @@
-import sys
+from client_fetch.entry import run
 
-from client_fetch.cli import main
-
-sys.exit(main())
+run()

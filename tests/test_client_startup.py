@@ -213,8 +213,9 @@ UPDATE_MODULES = {
 LATER_MODULES = {"client_fetch.tracker_scrape", "client_fetch.fetch_reporter"}
 
 
-def _modules_after_a_failed_get(tmp_path: Path, via: str) -> set[str]:
-    """The modules a `get --via VIA` process loaded, up to failing on an unreachable server."""
+def _modules_after_a_failed_get(tmp_path: Path, via: str, *, entry: bool = False) -> set[str]:
+    """The modules a `get --via VIA` process loaded, up to failing on an unreachable server;
+    with `entry`, started as the `client-fetch` command is (`client_fetch.entry.run`)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends: connections are refused
@@ -222,10 +223,16 @@ def _modules_after_a_failed_get(tmp_path: Path, via: str) -> set[str]:
         "get", "x@1", "--server", f"http://127.0.0.1:{port}", "--key", KEY,
         "--cache", str(tmp_path / "cache"), "--json", "--via", via,
     ]  # fmt: skip
-    code = (
-        "import sys\nfrom client_fetch.cli import main\n"
-        f"code = main({argv!r})\nprint(code)\nprint('\\n'.join(sorted(sys.modules)))\n"
-    )
+    if entry:
+        start = (
+            f"import sys\nsys.argv = ['client-fetch', *{argv!r}]\n"
+            "from client_fetch.entry import run\n"
+            "try:\n    run()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        )
+    else:
+        start = f"import sys\nfrom client_fetch.cli import main\ncode = main({argv!r})\n"
+    loaded = "sorted(name for name, module in sys.modules.items() if module is not None)"
+    code = start + f"print(code)\nprint('\\n'.join({loaded}))\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENT_FETCH_")}
     env["CLIENT_FETCH_RETRY_ROUNDS"] = "1"
     run = subprocess.run(
@@ -242,6 +249,14 @@ def test_a_get_via_swarm_or_http_loads_no_update_source(tmp_path: Path, via: str
     loaded = _modules_after_a_failed_get(tmp_path, via)
     assert {"client_fetch.wiring", "client_fetch.fetcher", "httpx"} <= loaded  # it got that far
     assert loaded & (UPDATE_MODULES | LATER_MODULES) == set()
+
+
+def test_the_command_loads_no_async_library_nor_the_httpx_command_line(tmp_path: Path) -> None:
+    """httpcore imports trio and anyio, and httpx its CLI's packages, whenever they are
+    installed; `client-fetch` is synchronous and marks them absent (`client_fetch.entry`)."""
+    loaded = _modules_after_a_failed_get(tmp_path, "swarm", entry=True)
+    assert {"client_fetch.fetcher", "httpx", "httpcore"} <= loaded  # it got that far
+    assert loaded & {"trio", "anyio", "httpx._main", "click", "pygments", "rich"} == set()
 
 
 def test_a_get_via_auto_builds_update_sources_without_their_formats(tmp_path: Path) -> None:
