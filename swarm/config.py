@@ -70,7 +70,8 @@ class SwarmConfig:
     ban_rejoins: int = 3
     """After a hash failure, no progress for `ban_rejoin_seconds` re-adds the torrent (keeping its
     verified pieces, dropping its bans), at most `ban_rejoins` times per download: a failed piece
-    that mixed blocks from several peers gets all of them banned, honest ones too."""
+    that mixed blocks from several peers gets all of them banned, honest ones too. libtorrent's
+    inconsistent-hashes error re-adds it at once, from the same budget (`swarm.download_watch`)."""
     max_requests_per_peer: int = 2000
     """Block requests queued per peer (libtorrent's max_allowed_in_request_queue); the rest are
     rejected and the peer asks elsewhere. The seeder lowers it (see `seeder.daemon`)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swarm.config import SwarmConfig
+from swarm.download_watch import PieceWatch, RejoinNeeded, Rejoins, WebSeedFallback
 from swarm.errors import SwarmError, SwarmFailed, SwarmStalled, SwarmStopped
 from swarm.session import SwarmSession
 from swarm.status import TorrentStatus
@@ -60,17 +60,19 @@ def download_file(
     (`SwarmSession.add_download`).
     The torrent's web seeds join only as a fallback (`SwarmConfig.web_seed_fallback_seconds`: no
     progress for that long, or no peer at all after `web_seed_no_peer_seconds`). After hash
-    failures and no progress, the torrent is re-added to shed wrongful bans (`_BanRejoin`).
+    failures and no progress, the torrent is re-added to shed wrongful bans, and after
+    libtorrent's inconsistent-hashes error it is re-added keeping the pieces it held (`Rejoins`).
     The torrent is removed from the session on return. Raises `SwarmStalled` when bytes done did
     not grow for `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped`
     when `should_stop()` turns True, `TorrentInvalid` for bad torrent bytes.
     """
     started = time.monotonic()
-    fallback = _WebSeedFallback(session.config)
-    watch = _PieceWatch(on_pieces)
-    rejoin = _BanRejoin(session.config)
+    fallback = WebSeedFallback(session.config)
+    watch = PieceWatch(on_pieces)
+    rejoin = Rejoins(session.config)
     earlier: list[TorrentStatus] = []  # the last status of each join before a rejoin
     resume_data = _read_resume(resume_file)
+    held: Sequence[int] = ()
     while True:
         handle = session.add_download(
             torrent,
@@ -78,6 +80,7 @@ def download_file(
             resume_data=resume_data,
             web_seeds=fallback.web_seeds_on,
             zero_pieces=zero_pieces,
+            held_pieces=held,
         )
         try:
             if on_added is not None:
@@ -93,9 +96,13 @@ def download_file(
                 resume_save_seconds,
                 should_stop,
             )
-        except _RejoinNeeded:
+        except RejoinNeeded as rejoining:
             earlier.append(handle.status())
-            resume_data = _snapshot(handle) or resume_data
+            if rejoining.keep_held:  # libtorrent forgot them: its resume data would too
+                resume_data = None
+                held = sorted({*held, *watch.held, *handle.pieces_passed()})
+            else:
+                resume_data, held = _snapshot(handle) or resume_data, ()
             continue
         finally:
             # A finished download needs no resume data: the caller takes the file as it is.
@@ -113,83 +120,11 @@ def download_file(
     )
 
 
-class _RejoinNeeded(Exception):
-    """Internal: leave the swarm and join again (see `_BanRejoin`)."""
-
-
-class _BanRejoin:
-    """When to leave and re-add a torrent whose peers were banned for a failed piece.
-
-    A failed piece that mixed blocks from several peers counts against each of them, so a
-    corrupt peer can get honest ones banned with it and the download stops. After a hash failure,
-    no progress for `SwarmConfig.ban_rejoin_seconds` re-adds the torrent (verified pieces kept;
-    bans are not kept in resume data), at most `ban_rejoins` times per download.
-    """
-
-    def __init__(self, config: SwarmConfig) -> None:
-        self._after = config.ban_rejoin_seconds
-        self._left = config.ban_rejoins
-
-    def check(self, status: TorrentStatus, last_growth: float, now: float) -> None:
-        if self._left > 0 and status.hash_failures and now - last_growth >= self._after:
-            self._left -= 1
-            raise _RejoinNeeded
-
-
-class _WebSeedFallback:
-    """When a download started without its web seeds adds them (`SwarmConfig`): no peer at all
-    `web_seed_no_peer_seconds` after the start, or no progress for `web_seed_fallback_seconds`."""
-
-    def __init__(self, config: SwarmConfig) -> None:
-        self.enabled = config.web_seed_fallback_seconds is not None
-        self._no_progress = config.web_seed_fallback_seconds or 0.0
-        self._no_peer = config.web_seed_no_peer_seconds
-        self._started = time.monotonic()
-        self._done = not self.enabled
-
-    @property
-    def web_seeds_on(self) -> bool:
-        """Whether the torrent's web seeds belong in it now (from the start, or added since)."""
-        return self._done
-
-    def check(self, handle: SwarmTorrent, status: TorrentStatus, last_growth: float) -> bool:
-        """Add the web seeds if it is time; True when it just did."""
-        if self._done:
-            return False
-        now = time.monotonic()
-        lonely = status.num_peers == 0 and now - self._started >= self._no_peer
-        if lonely or now - max(last_growth, self._started) >= self._no_progress:
-            self._done = True
-            handle.add_web_seeds()
-            return True
-        return False
-
-
-class _PieceWatch:
-    """Reports each piece once to `on_pieces`, as libtorrent's have-bitfield gains it."""
-
-    def __init__(self, on_pieces: Callable[[list[int]], None] | None) -> None:
-        self._on_pieces = on_pieces
-        self._reported: list[bool] = []
-
-    def poll(self, handle: SwarmTorrent) -> None:
-        if self._on_pieces is None:
-            return
-        have = handle.have_pieces()
-        if len(self._reported) != len(have):
-            self._reported = [False] * len(have)
-        new = [i for i, held in enumerate(have) if held and not self._reported[i]]
-        for index in new:
-            self._reported[index] = True
-        if new:
-            self._on_pieces(new)
-
-
 def _run(
     handle: SwarmTorrent,
-    fallback: _WebSeedFallback,
-    watch: _PieceWatch,
-    rejoin: _BanRejoin,
+    fallback: WebSeedFallback,
+    watch: PieceWatch,
+    rejoin: Rejoins,
     stall_timeout_seconds: float,
     on_progress: Callable[[int, int], None] | None,
     resume_file: Path | None,
@@ -202,6 +137,7 @@ def _run(
     while True:
         status = handle.status()
         if status.error:
+            rejoin.after_error(status.error)
             raise SwarmFailed(handle.key, status.error)
         now = time.monotonic()
         if status.total_done != last_done or status.state.startswith("checking"):

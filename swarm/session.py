@@ -53,6 +53,7 @@ class SwarmSession:
         resume_data: bytes | None = None,
         web_seeds: bool = True,
         zero_pieces: Sequence[int] = (),
+        held_pieces: Sequence[int] = (),
     ) -> SwarmTorrent:
         """Download the torrent's single file into exactly `target_file`.
 
@@ -62,14 +63,18 @@ class SwarmSession:
         data); `SwarmTorrent.add_web_seeds()` adds them later. `zero_pieces` are pieces of all
         zero bytes: when `target_file` is empty or absent, it is made a sparse file of full size
         and those pieces count as held from the start, so they never cross the network (the
-        caller checks them like any other piece).
+        caller checks them like any other piece). `held_pieces` are pieces `target_file` already
+        holds, verified earlier: they count as held without a check (and the caller checks them).
         """
         parsed = parse_torrent(torrent)
         params = self._resume_params(resume_data, parsed.key)
+        have = [False] * parsed.info.num_pieces()
         if zero_pieces and _sparse_from_empty(target_file, parsed.total_size):
-            have = [False] * parsed.info.num_pieces()
             for index in zero_pieces:
                 have[index] = True
+        for index in held_pieces:
+            have[index] = True
+        if any(have):
             params.have_pieces = have
         if not web_seeds:
             params.url_seeds = []

@@ -18,6 +18,7 @@ ALERT_MASK = (
     | lt.alert_category.storage
     | lt.alert_category.peer
     | lt.alert_category.block_progress
+    | lt.alert_category.piece_progress
 )
 
 ALERT_QUEUE_SIZE = 100_000

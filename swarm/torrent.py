@@ -40,6 +40,7 @@ class SwarmTorrent:
         self.data_file = data_file
         self._ledger = TransferLedger(session.resolve_web_seeds(torrent.web_seeds))
         self._hash_failures = 0
+        self._passed: set[int] = set()
         self._error: str | None = None
         self._resume_lock = threading.Condition()
         self._resume_result: bytes | None = None
@@ -63,6 +64,8 @@ class SwarmTorrent:
     def _on_alert(self, alert: Any) -> None:
         if isinstance(alert, lt.block_finished_alert):
             self._ledger.add_block(_endpoint(alert.endpoint), self._block_size(alert))
+        elif isinstance(alert, lt.piece_finished_alert):
+            self._passed.add(int(alert.piece_index))
         elif isinstance(alert, lt.hash_failed_alert):
             self._hash_failures += 1
         elif isinstance(alert, lt.file_error_alert):
@@ -141,6 +144,12 @@ class SwarmTorrent:
         deadline = time.monotonic() + max_seconds
         while self._session.pump(wait_seconds=SETTLE_WAIT_SECONDS) and time.monotonic() < deadline:
             pass
+
+    def pieces_passed(self) -> set[int]:
+        """Pieces that passed libtorrent's hash check since the torrent was added (from its
+        alerts, so still known after libtorrent forgets them; see `swarm.download_watch`)."""
+        self._session.pump()
+        return set(self._passed)
 
     def have_pieces(self) -> list[bool]:
         """Which pieces libtorrent holds: hash-checked, or trusted from resume data."""

@@ -1,0 +1,111 @@
+"""What a running `download_file` watches for, besides progress: when to add the web seeds, when
+to leave the swarm and join again, and which pieces became held.
+
+Not responsible for the download loop itself (`swarm.download`). Nothing here raises except
+`RejoinNeeded`, which tells the loop to re-add the torrent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from swarm.config import SwarmConfig
+from swarm.status import TorrentStatus
+from swarm.torrent import SwarmTorrent
+
+INCONSISTENT_HASHES = "v1 and v2 hashes do not describe the same data"
+"""libtorrent's error when a hybrid torrent's piece passes one of its two hash checks and fails
+the other. libtorrent then forgets every piece it held (its picker is reset) and pauses."""
+
+
+class RejoinNeeded(Exception):
+    """Leave the swarm and add the torrent again. With `keep_held`, the new join starts from the
+    pieces held before (libtorrent's own record of them was thrown away); otherwise from the
+    torrent's resume data."""
+
+    def __init__(self, *, keep_held: bool) -> None:
+        super().__init__("rejoin")
+        self.keep_held = keep_held
+
+
+class Rejoins:
+    """When to leave and re-add a torrent, at most `SwarmConfig.ban_rejoins` times per download.
+
+    - After a hash failure and no progress for `ban_rejoin_seconds`: a failed piece that mixed
+      blocks from several peers counts against each of them, so a corrupt peer can get honest
+      ones banned with it and the download stops. Bans are not kept in resume data.
+    - At once, after libtorrent's `INCONSISTENT_HASHES` error: seen now and then in busy hybrid
+      swarms although every peer sent the published bytes (libtorrent 2.1.1). The pieces held
+      before are kept, so the download goes on instead of fetching the whole file again; the
+      caller's own piece checks and whole-file digest still judge them.
+    """
+
+    def __init__(self, config: SwarmConfig) -> None:
+        self._after = config.ban_rejoin_seconds
+        self._left = config.ban_rejoins
+
+    def after_error(self, error: str) -> None:
+        """Raise `RejoinNeeded` for an error a new join may cure (else return: it is fatal)."""
+        if self._left > 0 and INCONSISTENT_HASHES in error:
+            self._left -= 1
+            raise RejoinNeeded(keep_held=True)
+
+    def check(self, status: TorrentStatus, last_growth: float, now: float) -> None:
+        if self._left > 0 and status.hash_failures and now - last_growth >= self._after:
+            self._left -= 1
+            raise RejoinNeeded(keep_held=False)
+
+
+class WebSeedFallback:
+    """When a download started without its web seeds adds them (`SwarmConfig`): no peer at all
+    `web_seed_no_peer_seconds` after the start, or no progress for `web_seed_fallback_seconds`."""
+
+    def __init__(self, config: SwarmConfig) -> None:
+        self.enabled = config.web_seed_fallback_seconds is not None
+        self._no_progress = config.web_seed_fallback_seconds or 0.0
+        self._no_peer = config.web_seed_no_peer_seconds
+        self._started = time.monotonic()
+        self._done = not self.enabled
+
+    @property
+    def web_seeds_on(self) -> bool:
+        """Whether the torrent's web seeds belong in it now (from the start, or added since)."""
+        return self._done
+
+    def check(self, handle: SwarmTorrent, status: TorrentStatus, last_growth: float) -> bool:
+        """Add the web seeds if it is time; True when it just did."""
+        if self._done:
+            return False
+        now = time.monotonic()
+        lonely = status.num_peers == 0 and now - self._started >= self._no_peer
+        if lonely or now - max(last_growth, self._started) >= self._no_progress:
+            self._done = True
+            handle.add_web_seeds()
+            return True
+        return False
+
+
+class PieceWatch:
+    """Reports each piece once to `on_pieces` as libtorrent's have-bitfield gains it, and keeps
+    the set of pieces ever held (across joins)."""
+
+    def __init__(self, on_pieces: Callable[[list[int]], None] | None) -> None:
+        self._on_pieces = on_pieces
+        self._reported: list[bool] = []
+
+    @property
+    def held(self) -> list[int]:
+        return [index for index, held in enumerate(self._reported) if held]
+
+    def poll(self, handle: SwarmTorrent) -> None:
+        have = handle.have_pieces()
+        if not self._reported:
+            self._reported = [False] * len(have)
+        if len(have) != len(self._reported):
+            return  # no have-bitfield right now (libtorrent just reset the torrent's picker)
+        new = [i for i, held in enumerate(have) if held and not self._reported[i]]
+        for index in new:
+            self._reported[index] = True
+        if new and self._on_pieces is not None:
+            self._on_pieces(new)
