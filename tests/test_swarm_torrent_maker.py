@@ -17,16 +17,16 @@ KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 @pytest.mark.parametrize(
     ("size", "expected"),
     [
-        (0, 64 * KiB),
-        (1, 64 * KiB),
-        (8 * MiB, 64 * KiB),
-        (256 * MiB, 64 * KiB),
-        (256 * MiB + 1, 128 * KiB),
-        (512 * MiB, 128 * KiB),
-        (1 * GiB, 256 * KiB),
-        (5 * GiB, 2 * MiB),
-        (10 * GiB, 4 * MiB),
-        (64 * GiB, 16 * MiB),
+        (0, 128 * KiB),
+        (1, 128 * KiB),
+        (8 * MiB, 128 * KiB),
+        (256 * MiB, 128 * KiB),
+        (256 * MiB + 1, 256 * KiB),
+        (512 * MiB, 256 * KiB),
+        (1 * GiB, 512 * KiB),
+        (5 * GiB, 4 * MiB),
+        (10 * GiB, 8 * MiB),
+        (32 * GiB, 16 * MiB),
         (1 << 40, 16 * MiB),
     ],
 )
@@ -34,11 +34,11 @@ def test_piece_length_rule(size: int, expected: int) -> None:
     assert piece_length_for(size) == expected
 
 
-@pytest.mark.parametrize("size", [600 * MiB, 1 * GiB, 3 * GiB + 5, 10 * GiB, 60 * GiB])
-def test_images_from_half_a_gib_to_64_gib_have_2048_to_4096_pieces(size: int) -> None:
+@pytest.mark.parametrize("size", [300 * MiB, 1 * GiB, 3 * GiB + 5, 10 * GiB, 30 * GiB])
+def test_images_from_256_mib_to_32_gib_have_1024_to_2048_pieces(size: int) -> None:
     length = piece_length_for(size)
     assert length & (length - 1) == 0
-    assert 2048 <= -(-size // length) <= 4096
+    assert 1024 <= -(-size // length) <= 2048
 
 
 def test_hybrid_torrent_has_both_hashes_private_web_seeds_and_is_deterministic(
@@ -61,7 +61,7 @@ def test_hybrid_torrent_has_both_hashes_private_web_seeds_and_is_deterministic(
     assert parsed.total_size == 3 * MiB + 123
     assert parsed.web_seeds == tuple(seeds)
     assert parsed.info.priv()
-    assert made.piece_length == 64 * KiB
+    assert made.piece_length == 128 * KiB
 
 
 def test_v1_torrent_has_only_the_v1_hash(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_progress_is_reported_and_errors_are_ours(tmp_path: Path) -> None:
     make_torrent(
         image, name="x.img", announce_url=None, on_progress=lambda d, t: seen.append((d, t))
     )
-    assert seen and seen[-1] == (32, 32)  # 2 MiB in 64 KiB pieces
+    assert seen and seen[-1] == (16, 16)  # 2 MiB in 128 KiB pieces
     with pytest.raises(TorrentMakingFailed):
         make_torrent(tmp_path / "missing", name="x.img", announce_url=None)
     with pytest.raises(ValueError):
