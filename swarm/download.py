@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swarm.download_watch import PieceWatch, RejoinNeeded, Rejoins, WebSeedFallback
+from swarm.download_watch import (
+    INCONSISTENT_HASHES,
+    PieceWatch,
+    RejoinNeeded,
+    Rejoins,
+    WebSeedFallback,
+)
 from swarm.errors import SwarmError, SwarmFailed, SwarmStalled, SwarmStopped
 from swarm.session import SwarmSession
 from swarm.status import TorrentStatus
@@ -105,8 +111,10 @@ def download_file(
                 resume_data, held = _snapshot(handle) or resume_data, ()
             continue
         finally:
-            # A finished download needs no resume data: the caller takes the file as it is.
-            if resume_file is not None and not handle.finished:
+            # A finished download needs no resume data: the caller takes the file as it is. After
+            # the inconsistent-hashes error libtorrent's resume data says it holds nothing: the
+            # last one saved is truer.
+            if resume_file is not None and not handle.finished and not _forgot_pieces(handle):
                 _save_resume(handle, resume_file)
             session.remove(handle)
         break
@@ -186,6 +194,10 @@ def _read_resume(resume_file: Path | None) -> bytes | None:
         return resume_file.read_bytes()
     except OSError:
         return None
+
+
+def _forgot_pieces(handle: SwarmTorrent) -> bool:
+    return INCONSISTENT_HASHES in (handle.status().error or "")
 
 
 def _snapshot(handle: SwarmTorrent) -> bytes | None:

@@ -12,6 +12,7 @@ import hashlib
 import time
 from pathlib import Path
 
+import libtorrent as lt
 import pytest
 
 from image_format.bencode import bdecode, bencode
@@ -76,11 +77,14 @@ def test_a_rejoin_keeps_the_pieces_held_before_the_error_and_rejoins_are_bounded
                 held_at_join.append(sum(handle.have_pieces()))
             handle.connect_peer("127.0.0.72", lying.listen_port)
 
+        resume = tmp_path / "out.resume"
         with pytest.raises(SwarmFailed, match=INCONSISTENT_HASHES):
             download_file(
                 fetcher, torrent, tmp_path / "out.partial", stall_timeout_seconds=20,
-                on_added=joined,
+                on_added=joined, resume_file=resume,
             )  # fmt: skip
     # Three joins (two rejoins); each rejoin started from the pieces held before the error.
     assert held_at_join == [0, pieces - 1, pieces - 1]
     assert (tmp_path / "out.partial").read_bytes()[PIECE:] == data[PIECE:]
+    # libtorrent's resume data after the error says it holds nothing: none was saved then.
+    assert not resume.exists() or sum(lt.read_resume_data(resume.read_bytes()).have_pieces) > 0
