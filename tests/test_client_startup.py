@@ -226,8 +226,10 @@ def _modules_after_a_failed_get(tmp_path: Path, via: str, *, entry: bool = False
     if entry:
         start = (
             f"import sys\nsys.argv = ['client-fetch', *{argv!r}]\n"
-            "from client_fetch.entry import run\n"
-            "try:\n    run()\nexcept SystemExit as exit:\n    code = exit.code\n"
+            "import client_fetch.entry\n"
+            "def keep_running(code):\n    raise SystemExit(code)\n"
+            "client_fetch.entry.exit_now = keep_running  # to list the modules after main\n"
+            "try:\n    client_fetch.entry.run()\nexcept SystemExit as exit:\n    code = exit.code\n"
         )
     else:
         start = f"import sys\nfrom client_fetch.cli import main\ncode = main({argv!r})\n"
