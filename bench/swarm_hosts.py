@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,6 +161,31 @@ def start_origin(
     return origin
 
 
+def _exit_times(
+    processes: list[tuple[Host, subprocess.Popen[str]]], started: float, timeout_s: float
+) -> dict[str, float]:
+    """Seconds from `started` until each process exited, taken by a thread blocked in wait() per
+    process (a polling loop would add up to its period to the slowest host's time)."""
+    exited: dict[str, float] = {}
+
+    def wait(host: Host, process: subprocess.Popen[str]) -> None:
+        try:
+            process.wait(timeout=max(0.0, started + timeout_s - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return
+        exited[host.name] = time.monotonic() - started
+
+    waiters = [threading.Thread(target=wait, args=pair, daemon=True) for pair in processes]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join()
+    late = [host.name for host, _ in processes if host.name not in exited]
+    if late:
+        raise BenchError(f"clients still running after {timeout_s:.0f} s: {', '.join(late)}")
+    return exited
+
+
 @dataclass(frozen=True)
 class ClientRun:
     """One host's `client-fetch get` result and when it exited (seconds after the start)."""
@@ -201,19 +227,8 @@ def run_clients(
                 ),
             )
         )
+    exited = _exit_times(processes, started, timeout_s)
     runs: list[ClientRun] = []
-    pending = dict(processes)
-    exited: dict[str, float] = {}
-    deadline = started + timeout_s
-    while pending:
-        for host, process in list(pending.items()):
-            if process.poll() is not None:
-                exited[host.name] = time.monotonic() - started
-                del pending[host]
-        if pending and time.monotonic() > deadline:
-            names = ", ".join(h.name for h in pending)
-            raise BenchError(f"clients still running after {timeout_s:.0f} s: {names}")
-        time.sleep(0.05)
     for host, process in processes:
         out, err = process.communicate()
         if process.returncode != 0:
