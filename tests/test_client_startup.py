@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -213,9 +214,17 @@ UPDATE_MODULES = {
 LATER_MODULES = {"client_fetch.tracker_scrape", "client_fetch.fetch_reporter"}
 
 
-def _modules_after_a_failed_get(tmp_path: Path, via: str, *, entry: bool = False) -> set[str]:
-    """The modules a `get --via VIA` process loaded, up to failing on an unreachable server;
-    with `entry`, started as the `client-fetch` command is (`client_fetch.entry.run`)."""
+@dataclass(frozen=True)
+class FailedGet:
+    """What a `get` process did up to failing on an unreachable server."""
+
+    modules: set[str]
+    collections: int  # runs of the cyclic garbage collector
+
+
+def _failed_get(tmp_path: Path, via: str, *, entry: bool = False) -> FailedGet:
+    """Run `get --via VIA` against a refusing server, in-process `cli.main` or, with `entry`,
+    started as the `client-fetch` command is (`client_fetch.entry.run`)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends: connections are refused
@@ -223,18 +232,20 @@ def _modules_after_a_failed_get(tmp_path: Path, via: str, *, entry: bool = False
         "get", "x@1", "--server", f"http://127.0.0.1:{port}", "--key", KEY,
         "--cache", str(tmp_path / "cache"), "--json", "--via", via,
     ]  # fmt: skip
+    count = "import gc\nruns = []\ngc.callbacks.append(lambda phase, _: runs.append(phase))\n"
     if entry:
         start = (
-            f"import sys\nsys.argv = ['client-fetch', *{argv!r}]\n"
+            f"import sys\nsys.argv = ['client-fetch', *{argv!r}]\n{count}"
             "import client_fetch.entry\n"
             "def keep_running(code):\n    raise SystemExit(code)\n"
             "client_fetch.entry.exit_now = keep_running  # to list the modules after main\n"
             "try:\n    client_fetch.entry.run()\nexcept SystemExit as exit:\n    code = exit.code\n"
         )
     else:
-        start = f"import sys\nfrom client_fetch.cli import main\ncode = main({argv!r})\n"
+        start = f"import sys\n{count}from client_fetch.cli import main\ncode = main({argv!r})\n"
     loaded = "sorted(name for name, module in sys.modules.items() if module is not None)"
-    code = start + f"print(code)\nprint('\\n'.join({loaded}))\n"
+    code = start + "print('collections', runs.count('start'))\n"
+    code += f"print(code)\nprint('\\n'.join({loaded}))\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENT_FETCH_")}
     env["CLIENT_FETCH_RETRY_ROUNDS"] = "1"
     run = subprocess.run(
@@ -243,7 +254,12 @@ def _modules_after_a_failed_get(tmp_path: Path, via: str, *, entry: bool = False
     lines = run.stdout.splitlines()
     exit_code = next(int(line) for line in lines if line.isdigit())
     assert exit_code == 5, run.stdout + run.stderr  # unavailable: the server refused
-    return set(lines)
+    collections = next(int(line.split()[1]) for line in lines if line.startswith("collections "))
+    return FailedGet(set(lines), collections)
+
+
+def _modules_after_a_failed_get(tmp_path: Path, via: str, *, entry: bool = False) -> set[str]:
+    return _failed_get(tmp_path, via, entry=entry).modules
 
 
 @pytest.mark.parametrize("via", ["swarm", "http"])
@@ -259,6 +275,16 @@ def test_the_command_loads_no_async_library_nor_the_httpx_command_line(tmp_path:
     loaded = _modules_after_a_failed_get(tmp_path, "swarm", entry=True)
     assert {"client_fetch.fetcher", "httpx", "httpcore"} <= loaded  # it got that far
     assert loaded & {"trio", "anyio", "httpx._main", "click", "pygments", "rich"} == set()
+
+
+def test_the_command_runs_no_garbage_collection_up_to_its_first_request(tmp_path: Path) -> None:
+    """At Python's default threshold the imports of a `get` ran the cyclic collector ~85 times
+    (~15 % of the CPU before the first request); `client_fetch.entry` raises the threshold."""
+    in_process = _failed_get(tmp_path / "main", "swarm")
+    command = _failed_get(tmp_path / "command", "swarm", entry=True)
+    assert {"pydantic", "httpx", "cryptography"} <= command.modules  # it got that far
+    assert in_process.collections > 10  # what the same get costs at the default threshold
+    assert command.collections == 0
 
 
 def test_a_get_via_auto_builds_update_sources_without_their_formats(tmp_path: Path) -> None:
