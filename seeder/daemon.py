@@ -40,6 +40,7 @@ def swarm_config(settings: SeederSettings) -> SwarmConfig:
         announce_ip=_specific_host(settings.listen_interfaces),
         max_requests_per_peer=settings.max_requests_per_peer,
         unchoke_slots_limit=settings.unchoke_slots,
+        tick_interval_milliseconds=settings.tick_interval_milliseconds,
     )
 
 

@@ -41,6 +41,10 @@ class SeederSettings(BaseSettings):
     over 100 ms: ~84 Mbit/s): raise them for a fast origin far from its hosts."""
     unchoke_slots: int = Field(default=8, ge=1)
     """Peers the seeder uploads to at once."""
+    tick_interval_milliseconds: int = Field(default=100, ge=10, le=1000)
+    """libtorrent's internal clock. When hosts that finished leave, the slots they free go to
+    waiting hosts on the next tick only: at libtorrent's 500 ms a host the origin had kept choked
+    waited 0.2-0.35 s there for its last piece, in most runs of bench.swarm (N=8)."""
     allow_multiple_connections_per_ip: bool = False
     rate_limit_local_peers: bool = False
     http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -55,6 +55,9 @@ class SwarmConfig:
     web_seed_no_peer_seconds: float = 2.0
     """...and sooner, when no peer at all is connected this long after the start."""
     unchoke_slots_limit: int = 8
+    tick_interval_milliseconds: int = 500
+    """libtorrent's internal clock (its default). Among other things, a peer that frees an upload
+    slot by leaving is replaced on the next tick only; the seeder ticks faster (`seeder.daemon`)."""
     whole_pieces_threshold_seconds: int = 0
     """libtorrent's whole_pieces_threshold. 0 (ours): request single blocks of the rarest pieces.
     libtorrent's default, 20, requests whole pieces from a peer fast enough to send one in that

@@ -44,6 +44,7 @@ def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
         "hashing_threads": config.hashing_threads,
         "urlseed_wait_retry": config.web_seed_retry_seconds,
         "unchoke_slots_limit": config.unchoke_slots_limit,
+        "tick_interval": config.tick_interval_milliseconds,
         "whole_pieces_threshold": config.whole_pieces_threshold_seconds,
         "max_allowed_in_request_queue": config.max_requests_per_peer,
         "user_agent": config.user_agent,

@@ -46,6 +46,20 @@ def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:
     assert applied["unchoke_slots_limit"] == 20
 
 
+def test_the_seeder_ticks_faster_than_hosts(tmp_path: Path) -> None:
+    """A slot freed by a host that left goes to a waiting host on the seeder's next tick."""
+    from client_fetch.settings import ClientSettings
+    from client_fetch.wiring import swarm_config
+
+    settings = SeederSettings(
+        distributor_url="http://127.0.0.1:1", data_dir=tmp_path, key="ed25519:AAAA"
+    )
+    assert _session_settings(seeder_swarm_config(settings))["tick_interval"] == 100
+    slower = settings.model_copy(update={"tick_interval_milliseconds": 250})
+    assert _session_settings(seeder_swarm_config(slower))["tick_interval"] == 250
+    assert _session_settings(swarm_config(ClientSettings()))["tick_interval"] == 500
+
+
 def test_extra_settings_apply_last() -> None:
     config = SwarmConfig(
         listen_interfaces="127.0.0.1:0", extra_settings=(("whole_pieces_threshold", 3),)
