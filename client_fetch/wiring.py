@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from client_fetch.progress import Progress
 from client_fetch.rates import RateBook
 from client_fetch.settings import ClientSettings
 from client_fetch.sources.base import ImageSource
+from client_fetch.sources.blob_ranges import BlobRangeReader
 from client_fetch.sources.http_source import HttpSource
 from client_fetch.sources.swarm_source import SwarmSource
 from client_fetch.transports import plain_http_transport, tls_transport
@@ -152,6 +154,12 @@ def planner_for(
         swarm_config(settings),
         stall_timeout_seconds=settings.swarm_stall_timeout_seconds,
         resume_path=cache.resume_path,
+        range_reader=partial(
+            BlobRangeReader,
+            settings.servers,
+            connect_timeout_seconds=settings.connect_timeout_seconds,
+            stall_timeout_seconds=settings.stall_timeout_seconds,
+        ),
     )
     http = http_sources(settings)
 

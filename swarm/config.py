@@ -54,6 +54,17 @@ class SwarmConfig:
     bound, 1.62-1.94·S from the origin; as a fallback after 5 s 1.76/1.82x, 1.47/1.53·S."""
     web_seed_no_peer_seconds: float = 2.0
     """...and sooner, when no peer at all is connected this long after the start."""
+    tail_fetch_bytes: int = 1 << 20
+    tail_fetch_share: float = 0.05
+    tail_fetch_stall_seconds: float = 0.1
+    """Back to the source for the last pieces: when at most `tail_fetch_bytes` and at most
+    `tail_fetch_share` of a download's wanted bytes are missing, nothing arrived for
+    `tail_fetch_stall_seconds`, and no connected peer that unchokes us holds a missing piece, those
+    pieces are read over HTTP (`download_file`'s `read_range`), each at most once. A seeder keeps
+    one of its interested peers choked between unchoke rounds (15 s with libtorrent's defaults);
+    when the other hosts finish and leave, that host waited ~1 s for its last piece until the
+    origin's next round, in half of the bench.swarm runs (N=8). The share keeps a small file (a
+    patch) from going to HTTP before its swarm started. 0 bytes: never."""
     unchoke_slots_limit: int = 8
     tick_interval_milliseconds: int = 500
     """libtorrent's internal clock (its default). Among other things, a peer that frees an upload

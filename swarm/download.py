@@ -12,8 +12,10 @@ from pathlib import Path
 from swarm.download_watch import (
     INCONSISTENT_HASHES,
     PieceWatch,
+    RangeReader,
     RejoinNeeded,
     Rejoins,
+    TailFetch,
     WebSeedFallback,
 )
 from swarm.errors import SwarmError, SwarmFailed, SwarmStalled, SwarmStopped
@@ -35,6 +37,7 @@ class DownloadReport:
 
     bytes_from_peers: int
     bytes_from_web_seeds: int
+    """Over HTTP: from the torrent's web seeds and by `read_range` (tail fetches)."""
     hash_failures: int
     seconds: float
     total_bytes: int
@@ -53,6 +56,7 @@ def download_file(
     resume_save_seconds: float = RESUME_SAVE_SECONDS,
     on_pieces: Callable[[list[int]], None] | None = None,
     zero_pieces: Sequence[int] = (),
+    read_range: RangeReader | None = None,
 ) -> DownloadReport:
     """Download the torrent's file into `target_file` and return when every piece verified.
 
@@ -68,6 +72,8 @@ def download_file(
     progress for that long, or no peer at all after `web_seed_no_peer_seconds`). After hash
     failures and no progress, the torrent is re-added to shed wrongful bans, and after
     libtorrent's inconsistent-hashes error it is re-added keeping the pieces it held (`Rejoins`).
+    With `read_range`, the last pieces the swarm cannot deliver are read through it
+    (`SwarmConfig.tail_fetch_bytes`); libtorrent checks them like a peer's.
     The torrent is removed from the session on return. Raises `SwarmStalled` when bytes done did
     not grow for `stall_timeout_seconds`, `SwarmFailed` on a libtorrent error, `SwarmStopped`
     when `should_stop()` turns True, `TorrentInvalid` for bad torrent bytes.
@@ -76,6 +82,7 @@ def download_file(
     fallback = WebSeedFallback(session.config)
     watch = PieceWatch(on_pieces)
     rejoin = Rejoins(session.config)
+    tail = TailFetch(session.config, read_range)
     earlier: list[TorrentStatus] = []  # the last status of each join before a rejoin
     resume_data = _read_resume(resume_file)
     held: Sequence[int] = ()
@@ -96,6 +103,7 @@ def download_file(
                 fallback,
                 watch,
                 rejoin,
+                tail,
                 stall_timeout_seconds,
                 on_progress,
                 resume_file,
@@ -121,7 +129,7 @@ def download_file(
     joins = [*earlier, status]
     return DownloadReport(
         bytes_from_peers=sum(s.bytes_from_peers for s in joins),
-        bytes_from_web_seeds=sum(s.bytes_from_web_seeds for s in joins),
+        bytes_from_web_seeds=sum(s.bytes_from_web_seeds for s in joins) + tail.bytes_fetched,
         hash_failures=sum(s.hash_failures for s in joins),
         seconds=time.monotonic() - started,
         total_bytes=status.total_wanted,
@@ -133,6 +141,7 @@ def _run(
     fallback: WebSeedFallback,
     watch: PieceWatch,
     rejoin: Rejoins,
+    tail: TailFetch,
     stall_timeout_seconds: float,
     on_progress: Callable[[int, int], None] | None,
     resume_file: Path | None,
@@ -165,6 +174,7 @@ def _run(
         if should_stop is not None and should_stop():
             raise SwarmStopped(f"torrent {handle.key}: stopped at {status.total_done} bytes")
         rejoin.check(status, last_growth, now)
+        tail.check(handle, status, last_growth, now)
         if now - last_growth > stall_timeout_seconds:
             raise SwarmStalled(now - last_growth, status.total_done, status.total_wanted)
         # Resume data makes libtorrent trust it over the file: an empty snapshot taken before the

@@ -1,5 +1,6 @@
 """What a running `download_file` watches for, besides progress: when to add the web seeds, when
-to leave the swarm and join again, and which pieces became held.
+to leave the swarm and join again, which pieces became held, and when to fetch the last pieces
+outside the swarm.
 
 Not responsible for the download loop itself (`swarm.download`). Nothing here raises except
 `RejoinNeeded`, which tells the loop to re-add the torrent.
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from swarm.config import SwarmConfig
+from swarm.errors import RangeUnavailable
 from swarm.status import TorrentStatus
 from swarm.torrent import SwarmTorrent
 
@@ -109,3 +111,53 @@ class PieceWatch:
             self._reported[index] = True
         if new and self._on_pieces is not None:
             self._on_pieces(new)
+
+
+RangeReader = Callable[[int, int], bytes]
+"""Reads `length` bytes at `offset` of a torrent's file from outside the swarm; raises
+`RangeUnavailable` when it cannot."""
+
+
+class TailFetch:
+    """Fetches the last pieces of a download outside the swarm when the swarm cannot deliver them
+    (`SwarmConfig.tail_fetch_bytes`), and counts the bytes it moved.
+
+    Not responsible for checking the bytes: libtorrent hashes an added piece like a peer's, so a
+    bad range is a hash failure and the piece stays missing (it is not fetched again). A range
+    that cannot be read is skipped the same way; the swarm may still deliver the piece.
+    """
+
+    def __init__(self, config: SwarmConfig, read_range: RangeReader | None) -> None:
+        self._read_range = read_range
+        self._max_bytes = config.tail_fetch_bytes if read_range is not None else 0
+        self._max_share = config.tail_fetch_share
+        self._stall = config.tail_fetch_stall_seconds
+        self._tried: set[int] = set()
+        self.bytes_fetched = 0
+
+    def check(
+        self, handle: SwarmTorrent, status: TorrentStatus, last_growth: float, now: float
+    ) -> bool:
+        """Fetch the stuck pieces if it is time; True when it added any."""
+        remaining = status.total_wanted - status.total_done
+        tail = min(self._max_bytes, status.total_wanted * self._max_share)
+        if not 0 < remaining <= tail or now - last_growth < self._stall:
+            return False
+        missing = [index for index in handle.missing_pieces() if index not in self._tried]
+        offered = handle.pieces_offered() if missing else None
+        if offered is None:
+            return False
+        added = False
+        for index in missing:
+            if index in offered:
+                continue
+            self._tried.add(index)
+            offset, length = handle.piece_span(index)
+            try:
+                data = self._read_range(offset, length)  # type: ignore[misc]
+            except RangeUnavailable:
+                continue
+            handle.add_piece(index, data)
+            self.bytes_fetched += len(data)
+            added = True
+        return added

@@ -39,3 +39,13 @@ class SwarmFailed(SwarmError):
 
 class SwarmStopped(SwarmError):
     """A download was asked to stop (`should_stop` returned True) before it completed."""
+
+
+class RangeUnavailable(SwarmError):
+    """A byte range of a torrent's file could not be read from outside the swarm (HTTP)."""
+
+    def __init__(self, offset: int, length: int, reason: str) -> None:
+        super().__init__(f"bytes {offset}+{length}: {reason}")
+        self.offset = offset
+        self.length = length
+        self.reason = reason

@@ -155,6 +155,36 @@ class SwarmTorrent:
         """Which pieces libtorrent holds: hash-checked, or trusted from resume data."""
         return [bool(have) for have in self._handle.status(lt.torrent_handle.query_pieces).pieces]
 
+    def missing_pieces(self) -> list[int]:
+        """Pieces wanted (priority above 0) and not held; none while libtorrent has no
+        have-bitfield (just after it reset the torrent's picker)."""
+        have = self._handle.status(lt.torrent_handle.query_pieces).pieces
+        wanted = self._handle.get_piece_priorities()
+        pairs = zip(have, wanted, strict=False)
+        return [index for index, (held, priority) in enumerate(pairs) if priority and not held]
+
+    def pieces_offered(self) -> set[int] | None:
+        """Pieces some connected peer that does not choke us holds; None when a web seed is
+        connected (it serves every piece)."""
+        offered: set[int] = set()
+        for peer in self._handle.get_peer_info():
+            if peer.connection_type & (lt.peer_info.web_seed | lt.peer_info.http_seed):
+                return None
+            if peer.flags & lt.peer_info.choked:
+                continue
+            offered.update(i for i, held in enumerate(peer.pieces) if held)
+        return offered
+
+    def piece_span(self, index: int) -> tuple[int, int]:
+        """The piece's (offset, length) in the file."""
+        info = self.torrent.info
+        return index * int(info.piece_length()), int(info.piece_size(index))
+
+    def add_piece(self, index: int, data: bytes) -> None:
+        """Hand libtorrent a piece's bytes from elsewhere: it checks them like a peer's (a bad
+        piece is a hash failure) and keeps blocks it already has."""
+        self._handle.add_piece(index, data, 0)
+
     def raise_if_failed(self) -> None:
         status = self.status()
         if status.error:

@@ -44,9 +44,12 @@ def sha256_file(path: Path) -> str:
 
 
 class RangeServer:
-    """Serves one file at any path with single-range support; counts bytes sent."""
+    """Serves one file at any path with single-range support (unless `ignore_range`: then the
+    whole file, 200); counts bytes sent."""
 
-    def __init__(self, path: Path, host: str, bytes_per_second: int = 0) -> None:
+    def __init__(
+        self, path: Path, host: str, bytes_per_second: int = 0, *, ignore_range: bool = False
+    ) -> None:
         self.path = path
         self.bytes_sent = 0
         self.requests = 0
@@ -61,7 +64,7 @@ class RangeServer:
                 size = server.path.stat().st_size
                 first, last = 0, size - 1
                 spec = self.headers.get("Range")
-                if spec and spec.startswith("bytes="):
+                if spec and spec.startswith("bytes=") and not ignore_range:
                     a, _, b = spec[6:].partition("-")
                     first, last = int(a), min(int(b) if b else size - 1, size - 1)
                     self.send_response(206)

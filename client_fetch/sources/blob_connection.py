@@ -52,6 +52,14 @@ class BlobResponse:
         self._connection.close()
 
 
+def content_range_start(header: str | None) -> int | None:
+    """The first byte of a `Content-Range: bytes 100-199/1000` header, or None."""
+    if not header or not header.startswith("bytes "):
+        return None
+    first, _, _ = header[len("bytes ") :].partition("-")
+    return int(first) if first.isdigit() else None
+
+
 def _connect(url: str, connect_timeout: float) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")

@@ -16,17 +16,14 @@ from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from client_fetch.sources.base import Estimate, FetchReport
-from client_fetch.sources.blob_connection import BlobResponse, BlobTransferError, open_blob
+from client_fetch.sources.blob_connection import (
+    BlobResponse,
+    BlobTransferError,
+    content_range_start,
+    open_blob,
+)
 from image_format.content_paths import blob_path
 from image_format.manifest import Manifest
-
-
-def _content_range_start(header: str | None) -> int | None:
-    # "bytes 100-199/1000"
-    if not header or not header.startswith("bytes "):
-        return None
-    first, _, _ = header[len("bytes ") :].partition("-")
-    return int(first) if first.isdigit() else None
 
 
 class HttpSource:
@@ -102,7 +99,7 @@ class HttpSource:
         if status == 404:
             raise SourceUnavailable(self.name, "404: the server has no such blob", not_found=True)
         if status == 206:
-            if _content_range_start(response.headers.get("Content-Range")) != partial.size:
+            if content_range_start(response.headers.get("Content-Range")) != partial.size:
                 raise SourceUnavailable(self.name, "206 for another range than requested")
         elif status == 200:
             if partial.size:

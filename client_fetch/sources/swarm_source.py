@@ -8,7 +8,8 @@ all match, the partial records the manifest's digest and the verifier skips its 
 (for a v1 torrent, or any piece that did not match, the verifier hashes the whole file). Pieces
 whose hash is that of all zero bytes are not fetched at all on a fresh download: the partial is
 a sparse file that already holds them (VM images have many), and they are checked like the rest.
-Web seeds let a swarm without seeders finish from the origin. Resume data lives beside the
+Web seeds let a swarm without seeders finish from the origin, and the last pieces no peer offers
+us are read from the servers over HTTP (`range_reader`). Resume data lives beside the
 partial (`downloads/<digest>.resume`), so a killed fetch continues.
 
 Not responsible for choosing when to use the swarm (the planner does) nor for seeding afterwards
@@ -35,6 +36,9 @@ from image_format.piece_hashes import PieceHashes, piece_hashes_from_torrent
 from swarm.config import SwarmConfig
 from swarm.errors import SwarmError, SwarmStalled
 
+RangeReaderFactory = Callable[[str], Callable[[int, int], bytes]]
+"""Blob digest → a reader of its byte ranges over HTTP (`BlobRangeReader`)."""
+
 PEERS = "swarm:peers"
 WEB_SEEDS = "swarm:web-seeds"
 
@@ -53,12 +57,14 @@ class SwarmSource:
         *,
         stall_timeout_seconds: float,
         resume_path: Callable[[str], Path],
+        range_reader: RangeReaderFactory | None = None,
     ) -> None:
         self._servers = list(servers)
         self._client = client
         self._config = config
         self._stall_timeout = stall_timeout_seconds
         self._resume_path = resume_path
+        self._range_reader = range_reader
 
     @property
     def name(self) -> str:
@@ -140,6 +146,7 @@ class SwarmSource:
                     resume_file=self._resume_path(digest),
                     on_pieces=on_pieces,
                     zero_pieces=zero_pieces,
+                    read_range=self._range_reader(digest) if self._range_reader else None,
                 )
         except SwarmStalled as exc:
             raise SourceUnavailable(self.name, f"stalled: {exc}") from exc
