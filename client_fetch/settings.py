@@ -61,6 +61,11 @@ class ClientSettings(BaseSettings):
         ge=0,
         description="whole pieces (in runs) from peers this fast; 0: the rarest blocks",
     )
+    swarm_tail_fetch_bytes: int = Field(
+        1 << 20,
+        ge=0,
+        description="last pieces no unchoking peer offers: read over HTTP when this few are left",
+    )
     swarm_min_peers: int = Field(
         2, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"
     )

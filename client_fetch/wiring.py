@@ -97,6 +97,7 @@ def swarm_config(settings: ClientSettings) -> SwarmConfig:
         allow_multiple_connections_per_ip=settings.swarm_allow_multiple_connections_per_ip,
         rate_limit_local_peers=settings.swarm_rate_limit_local_peers,
         whole_pieces_threshold_seconds=settings.swarm_whole_pieces_threshold_seconds,
+        tail_fetch_bytes=settings.swarm_tail_fetch_bytes,
     )
 
 

@@ -47,7 +47,8 @@ def test_seeder_queues_few_requests_per_peer(tmp_path: Path) -> None:
 
 
 def test_the_seeder_ticks_faster_than_hosts(tmp_path: Path) -> None:
-    """A slot freed by a host that left goes to a waiting host on the seeder's next tick."""
+    """A slot freed by a host that left goes to a waiting host in libtorrent's once-a-second
+    round, which runs on the first tick after the second is up."""
     from client_fetch.settings import ClientSettings
     from client_fetch.wiring import swarm_config
 
@@ -65,3 +66,11 @@ def test_extra_settings_apply_last() -> None:
         listen_interfaces="127.0.0.1:0", extra_settings=(("whole_pieces_threshold", 3),)
     )
     assert _session_settings(config)["whole_pieces_threshold"] == 3
+
+
+def test_hosts_read_their_stuck_last_pieces_over_http_unless_told_not_to() -> None:
+    from client_fetch.settings import ClientSettings
+    from client_fetch.wiring import swarm_config
+
+    assert swarm_config(ClientSettings()).tail_fetch_bytes == 1 << 20
+    assert swarm_config(ClientSettings(swarm_tail_fetch_bytes=0)).tail_fetch_bytes == 0
