@@ -67,8 +67,9 @@ class SwarmConfig:
     patch) from going to HTTP before its swarm started. 0 bytes: never."""
     unchoke_slots_limit: int = 8
     tick_interval_milliseconds: int = 500
-    """libtorrent's internal clock (its default). Among other things, a peer that frees an upload
-    slot by leaving is replaced on the next tick only; the seeder ticks faster (`seeder.daemon`)."""
+    """libtorrent's internal clock (its default). Among other things, upload slots freed by peers
+    that left are handed out in libtorrent's once-a-second round, which runs on the first tick
+    after the second is up; the seeder ticks faster (`seeder.settings`)."""
     whole_pieces_threshold_seconds: int = 0
     """libtorrent's whole_pieces_threshold. 0 (ours): request single blocks of the rarest pieces.
     libtorrent's default, 20, requests whole pieces from a peer fast enough to send one in that
