@@ -124,7 +124,9 @@ class TailFetch:
 
     Not responsible for checking the bytes: libtorrent hashes an added piece like a peer's, so a
     bad range is a hash failure and the piece stays missing (it is not fetched again). A range
-    that cannot be read is skipped the same way; the swarm may still deliver the piece.
+    that cannot be read is skipped the same way; the swarm may still deliver the piece. The
+    torrent's web seeds would not do: libtorrent connects a web seed added mid-download only in
+    its once-a-second round, and it then fetches whatever pieces it picks.
     """
 
     def __init__(self, config: SwarmConfig, read_range: RangeReader | None) -> None:
