@@ -131,7 +131,7 @@ class TailFetch:
 
     def __init__(self, config: SwarmConfig, read_range: RangeReader | None) -> None:
         self._read_range = read_range
-        self._max_bytes = config.tail_fetch_bytes if read_range is not None else 0
+        self._max_bytes = config.tail_fetch_bytes
         self._max_share = config.tail_fetch_share
         self._stall = config.tail_fetch_stall_seconds
         self._tried: set[int] = set()
@@ -141,6 +141,9 @@ class TailFetch:
         self, handle: SwarmTorrent, status: TorrentStatus, last_growth: float, now: float
     ) -> bool:
         """Fetch the stuck pieces if it is time; True when it added any."""
+        read_range = self._read_range
+        if read_range is None:
+            return False
         remaining = status.total_wanted - status.total_done
         tail = min(self._max_bytes, status.total_wanted * self._max_share)
         if not 0 < remaining <= tail or now - last_growth < self._stall:
@@ -156,7 +159,7 @@ class TailFetch:
             self._tried.add(index)
             offset, length = handle.piece_span(index)
             try:
-                data = self._read_range(offset, length)  # type: ignore[misc]
+                data = read_range(offset, length)
             except RangeUnavailable:
                 continue
             handle.add_piece(index, data)

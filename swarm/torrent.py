@@ -158,9 +158,8 @@ class SwarmTorrent:
     def missing_pieces(self) -> list[int]:
         """Pieces wanted (priority above 0) and not held; none while libtorrent has no
         have-bitfield (just after it reset the torrent's picker)."""
-        have = self._handle.status(lt.torrent_handle.query_pieces).pieces
         wanted = self._handle.get_piece_priorities()
-        pairs = zip(have, wanted, strict=False)
+        pairs = zip(self.have_pieces(), wanted, strict=False)
         return [index for index, (held, priority) in enumerate(pairs) if priority and not held]
 
     def pieces_offered(self) -> set[int] | None:
