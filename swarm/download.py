@@ -95,6 +95,7 @@ def download_file(
             zero_pieces=zero_pieces,
             held_pieces=held,
         )
+        fallback.joined()
         try:
             if on_added is not None:
                 on_added(handle)

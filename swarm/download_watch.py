@@ -61,14 +61,21 @@ class Rejoins:
 
 class WebSeedFallback:
     """When a download started without its web seeds adds them (`SwarmConfig`): no peer at all
-    `web_seed_no_peer_seconds` after the start, or no progress for `web_seed_fallback_seconds`."""
+    `web_seed_no_peer_seconds` after the start of the current join, or no progress for
+    `web_seed_fallback_seconds`. A rejoin starts both clocks again: the torrent it re-adds has
+    no peer connected yet, which is not a swarm without peers."""
 
-    def __init__(self, config: SwarmConfig) -> None:
+    def __init__(self, config: SwarmConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.enabled = config.web_seed_fallback_seconds is not None
         self._no_progress = config.web_seed_fallback_seconds or 0.0
         self._no_peer = config.web_seed_no_peer_seconds
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock()
         self._done = not self.enabled
+
+    def joined(self) -> None:
+        """The torrent was (re-)added to the session just now."""
+        self._started = self._clock()
 
     @property
     def web_seeds_on(self) -> bool:
@@ -79,7 +86,7 @@ class WebSeedFallback:
         """Add the web seeds if it is time; True when it just did."""
         if self._done:
             return False
-        now = time.monotonic()
+        now = self._clock()
         lonely = status.num_peers == 0 and now - self._started >= self._no_peer
         if lonely or now - max(last_growth, self._started) >= self._no_progress:
             self._done = True

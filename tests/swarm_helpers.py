@@ -13,6 +13,7 @@ from pathlib import Path
 
 from swarm.config import SwarmConfig
 from swarm.session import SwarmSession
+from swarm.status import TorrentStatus
 from swarm.torrent_maker import piece_length_for
 
 
@@ -108,3 +109,25 @@ def sessions(*octets: int) -> Iterator[list[SwarmSession]]:
     finally:
         for session in made:
             session.close()
+
+
+def downloading_status(*, total_wanted: int, total_done: int, num_peers: int = 1) -> TorrentStatus:
+    """A download's status as `SwarmTorrent.status` reports it, for fakes of a running torrent."""
+    return TorrentStatus(
+        info_hash_v1=None,
+        info_hash_v2=None,
+        state="downloading",
+        progress=total_done / total_wanted if total_wanted else 0.0,
+        total_wanted=total_wanted,
+        total_done=total_done,
+        bytes_from_peers=0,
+        bytes_from_web_seeds=0,
+        uploaded_bytes=0,
+        num_peers=num_peers,
+        num_seeds=min(num_peers, 1),
+        download_rate=0,
+        upload_rate=0,
+        hash_failures=0,
+        is_seeding=False,
+        error=None,
+    )

@@ -18,9 +18,8 @@ from swarm.config import SwarmConfig
 from swarm.download import download_file
 from swarm.download_watch import TailFetch
 from swarm.errors import RangeUnavailable, SwarmStalled
-from swarm.status import TorrentStatus
 from swarm.torrent_maker import make_torrent
-from tests.swarm_helpers import RangeServer, loopback_session, sha256_file
+from tests.swarm_helpers import RangeServer, downloading_status, loopback_session, sha256_file
 
 PIECE = 64 << 10
 PIECES = 64
@@ -61,27 +60,6 @@ class RecordingReader:
         return bytes([offset // PIECE % 256]) * length
 
 
-def _status(remaining: int, wanted: int) -> TorrentStatus:
-    return TorrentStatus(
-        info_hash_v1=None,
-        info_hash_v2=None,
-        state="downloading",
-        progress=0.0,
-        total_wanted=wanted,
-        total_done=wanted - remaining,
-        bytes_from_peers=0,
-        bytes_from_web_seeds=0,
-        uploaded_bytes=0,
-        num_peers=1,
-        num_seeds=1,
-        download_rate=0,
-        upload_rate=0,
-        hash_failures=0,
-        is_seeding=False,
-        error=None,
-    )
-
-
 def _check(
     tail: TailFetch,
     torrent: FakeTorrent,
@@ -89,7 +67,7 @@ def _check(
     stalled_seconds: float,
     wanted: int = PIECES * PIECE,
 ) -> bool:
-    status = _status(remaining, wanted)
+    status = downloading_status(total_wanted=wanted, total_done=wanted - remaining)
     return tail.check(torrent, status, 100.0, 100.0 + stalled_seconds)  # type: ignore[arg-type]
 
 
