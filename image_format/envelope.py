@@ -62,7 +62,7 @@ class PublicKey:
         return PUBLIC_KEY_PREFIX + base64.b64encode(self.raw).decode("ascii")
 
     @classmethod
-    def parse(cls, text: str, *, source: str = "value") -> PublicKey:
+    def parse(cls, text: str, *, source: str = "the key given") -> PublicKey:
         text = text.strip()
         if not text.startswith(PUBLIC_KEY_PREFIX):
             raise KeyFormatError(source, f"a public key starts with {PUBLIC_KEY_PREFIX!r}")

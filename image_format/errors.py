@@ -70,7 +70,7 @@ class ManifestMismatch(ManifestError):
 
 
 class KeyFormatError(ImageFormatError, ValueError):
-    """A key file or key string cannot be read; `source` names the file or says "value"."""
+    """A key file or key string cannot be read; `source` names the file or says "the key given"."""
 
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(f"cannot read key from {source}: {reason}")

@@ -149,7 +149,7 @@ def test_malformed_key_is_a_usage_error(published, tmp_path):
     dist, _, _ = published
     run = _get(dist, tmp_path / "cache", key="ed25519:not-base64!")
     assert run.returncode == 2
-    assert "cannot read key" in run.stderr
+    assert "cannot read key from the key given: the key is not valid base64" in run.stderr
 
 
 def test_corrupted_blob_on_the_server_never_reaches_the_cache(published, tmp_path):
