@@ -84,10 +84,19 @@ class AllSourcesFailed(FetchError):
     exit_code = ExitCode.UNAVAILABLE
 
     def __init__(self, ref: str, failures: list[str]) -> None:
-        lines = "\n  ".join(failures) if failures else "no source could serve it"
+        lines = "\n  ".join(_counted(failures)) if failures else "no source could serve it"
         super().__init__(f"{ref}: every source failed:\n  {lines}")
         self.ref = ref
         self.failures = failures
+
+
+def _counted(failures: list[str]) -> list[str]:
+    """Each distinct failure once, in first-seen order, with how often it happened (retry rounds
+    repeat the same one)."""
+    counts: dict[str, int] = {}
+    for failure in failures:
+        counts[failure] = counts.get(failure, 0) + 1
+    return [f"{text} ({n} attempts)" if n > 1 else text for text, n in counts.items()]
 
 
 class CacheError(FetchError):

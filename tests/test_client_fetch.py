@@ -303,6 +303,9 @@ def test_unreachable_server_exits_unavailable(tmp_path):
     )
     assert run.returncode == 5
     assert "every source failed" in run.stderr
+    # Both retry rounds failed the same way: said once, with the count.
+    assert run.stderr.count("http://127.0.0.1:9: ConnectError") == 1
+    assert "(2 attempts)" in run.stderr
 
 
 def test_task_data_files_and_empty_files_fetch_like_images(distributor, tmp_path):
