@@ -30,6 +30,13 @@ def _emit_result(result: FetchResult, args: argparse.Namespace) -> None:
 
         place(result.path, Path(args.out), copy=args.copy)
         result = FetchResult(**{**result.__dict__, "placed_at": Path(args.out)})
+    if result.over_quota_bytes and not args.quiet:
+        print(
+            f"client-fetch: warning: the cache is {result.over_quota_bytes} bytes over its quota "
+            "and holds nothing it may evict (images in use, pinned, or just fetched); "
+            "raise CLIENT_FETCH_CACHE_QUOTA_BYTES (--quota) or unpin finished tasks",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return

@@ -9,7 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FetchResult:
-    """One successful get. `method` is "cache" for a hit, else the source kind that delivered."""
+    """One successful get. `method` is "cache" for a hit, else the source kind that delivered.
+    `over_quota_bytes` > 0: after the fetch the cache is that far over its quota, with nothing
+    left it may evict (images in use, pinned, or this one)."""
 
     path: Path
     name: str
@@ -21,6 +23,7 @@ class FetchResult:
     bytes_by_source: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     hash_failures: int = 0
+    over_quota_bytes: int = 0
     placed_at: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -36,5 +39,6 @@ class FetchResult:
             "bytes_by_source": dict(self.bytes_by_source),
             "seconds": round(self.seconds, 3),
             "hash_failures": self.hash_failures,
+            "over_quota_bytes": self.over_quota_bytes,
         }
         return document

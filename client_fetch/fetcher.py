@@ -89,8 +89,11 @@ class Fetcher:
                     if pin_task is not None:
                         self._cache.pin(digest, pin_task)
             self._cache.record_manifest(manifest.name, manifest.version, signed.envelope)
+            over_quota = 0
             if method != "cache":
-                self._cache.enforce_quota(keep={digest})
+                quota = self._cache.enforce_quota(keep={digest})
+                if quota.exceeded and quota.quota_bytes is not None:
+                    over_quota = quota.usage_after - quota.quota_bytes
         except OSError as exc:
             raise _cache_error(self._cache, exc) from exc
         return FetchResult(
@@ -104,6 +107,7 @@ class Fetcher:
             bytes_by_source=dict(report.bytes_by_source),
             seconds=time.monotonic() - started,
             hash_failures=report.hash_failures,
+            over_quota_bytes=over_quota,
         )
 
     def plan(self, ref: ImageRef) -> tuple[Manifest, Plan | None]:

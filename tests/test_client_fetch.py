@@ -67,6 +67,21 @@ def test_publish_serve_fetch_gives_identical_bytes_and_full_json(published, tmp_
     assert again.json()["path"] == result["path"]
 
 
+def test_an_image_larger_than_the_quota_is_kept_and_the_overrun_reported(published, tmp_path):
+    dist, image, digest = published
+    cache = tmp_path / "cache"
+    run = _get(dist, cache, "--quota", "4KiB")
+    assert run.returncode == 0, run.stderr
+    result = run.json()
+    assert Path(result["path"]).read_bytes() == image.read_bytes()
+    assert result["over_quota_bytes"] >= SIZE - 4096
+    assert "warning: the cache is" in run.stderr and "over its quota" in run.stderr
+    assert cache_state(cache) == {"images": [digest], "downloads": []}
+    within = _get(dist, tmp_path / "roomy", "--quota", "1GiB")
+    assert within.json()["over_quota_bytes"] == 0
+    assert "warning" not in within.stderr
+
+
 def test_latest_and_out_placement(published, tmp_path):
     dist, image, _digest = published
     cache = tmp_path / "cache"
