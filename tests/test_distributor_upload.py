@@ -134,6 +134,13 @@ def test_cli_upload_publishes_remotely_with_exit_codes(
     image.write_bytes(b"changed")
     assert run_cli(*args).returncode == 3
     wrong = ["upload", "--server", server.url, "--token", "nope", "cli", "2", str(image)]
-    assert run_cli(*wrong).returncode == 2
+    refused = run_cli(*wrong)
+    assert refused.returncode == 2
+    assert "failed (HTTP 401, unauthorized): the admin token is wrong" in refused.stderr
+    down = run_cli(
+        "upload", "--server", "http://127.0.0.1:9", "--token", "t", "cli", "2", str(image)
+    )
+    assert down.returncode == 4
+    assert "/v1/images/cli/versions/2 failed (no answer): " in down.stderr
     summary = httpx.get(server.url + content_paths.image_path("cli")).json()
     assert [v["version"] for v in summary["versions"]] == ["1"]

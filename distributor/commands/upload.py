@@ -24,8 +24,8 @@ class UploadFailed(Exception):
     """The server refused the upload or could not be reached; `status` is None if unreachable."""
 
     def __init__(self, url: str, status: int | None, code: str, detail: str) -> None:
-        where = f"HTTP {status}" if status is not None else "unreachable"
-        super().__init__(f"upload to {url} failed ({where}, {code}): {detail}")
+        where = f"HTTP {status}, {code}" if status is not None else "no answer"
+        super().__init__(f"upload to {url} failed ({where}): {detail}")
         self.url = url
         self.status = status
         self.code = code
