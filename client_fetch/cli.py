@@ -54,8 +54,10 @@ def _settings(args: argparse.Namespace) -> ClientSettings:
     from pydantic import ValidationError
 
     from client_fetch.settings import ClientSettings
+    from image_format.settings_errors import describe_settings_error
 
     overrides: dict[str, Any] = {}
+    flags: dict[str, str] = {}
     for flag, field in (
         ("server", "servers"),
         ("key", "key"),
@@ -68,13 +70,16 @@ def _settings(args: argparse.Namespace) -> ClientSettings:
         ("max_ratio", "seed_max_ratio"),
         ("listen", "swarm_listen_interfaces"),
     ):
+        if hasattr(args, flag):
+            flags[field] = flag
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
     try:
         return ClientSettings(**overrides)
     except ValidationError as exc:
-        raise UsageError(f"bad configuration: {exc}") from exc
+        prefix = str(ClientSettings.model_config.get("env_prefix", ""))
+        raise UsageError(describe_settings_error(exc, env_prefix=prefix, flags=flags)) from exc
 
 
 def _get(args: argparse.Namespace) -> int:

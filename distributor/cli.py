@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from distributor.commands.upload import UploadFailed
 from distributor.errors import (
     DistributorError,
+    SettingsInvalid,
     SigningKeyMissing,
     UnsupportedCatalogUrl,
     VersionConflict,
@@ -25,6 +26,7 @@ from distributor.errors import (
 )
 from distributor.settings import DistributorSettings
 from image_format.errors import InvalidDigest, InvalidName, KeyFormatError
+from image_format.settings_errors import describe_settings_error
 
 
 class ExitCode(IntEnum):
@@ -54,6 +56,7 @@ USAGE_ERRORS = (
     SigningKeyMissing,
     WeakAdminToken,
     UnsupportedCatalogUrl,
+    SettingsInvalid,
     ValidationError,
 )
 
@@ -71,7 +74,12 @@ def _settings(args: argparse.Namespace) -> DistributorSettings:
             overrides[field] = value
     if getattr(args, "dev", False):
         overrides["dev_mode"] = True
-    return DistributorSettings(**overrides)
+    try:
+        return DistributorSettings(**overrides)
+    except ValidationError as exc:
+        prefix = str(DistributorSettings.model_config.get("env_prefix", ""))
+        flags = {"data_dir": "data", "host": "host", "port": "port", "public_url": "public_url"}
+        raise SettingsInvalid(describe_settings_error(exc, env_prefix=prefix, flags=flags)) from exc
 
 
 def _data_flag(parser: argparse.ArgumentParser) -> None:

@@ -122,6 +122,13 @@ class SigningKeyMissing(DistributorError):
         self.path = path
 
 
+class SettingsInvalid(DistributorError):
+    """A setting (environment variable or flag) has a value the distributor cannot use; the
+    message names each one and where it is set."""
+
+    code = "settings_invalid"
+
+
 class WeakAdminToken(DistributorError):
     """The admin token is empty or guessable; the server refuses to start with it."""
 

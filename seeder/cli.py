@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from image_format.errors import KeyFormatError
+from image_format.settings_errors import describe_settings_error
 from seeder.daemon import run_seeder
 from seeder.settings import SeederSettings
 from swarm.errors import SwarmError
@@ -69,7 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = SeederSettings(**overrides)
         return run_seeder(settings)
-    except (ValidationError, KeyFormatError, SwarmError) as exc:
+    except ValidationError as exc:
+        prefix = str(SeederSettings.model_config.get("env_prefix", ""))
+        fields = {field: flag for flag, field in FLAGS.items()}
+        print(
+            f"seeder: {describe_settings_error(exc, env_prefix=prefix, flags=fields)}",
+            file=sys.stderr,
+        )
+        return 2
+    except (KeyFormatError, SwarmError) as exc:
         print(f"seeder: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
