@@ -71,6 +71,12 @@ def run(cache: HostCache, action: str, *, as_json: bool) -> int:
                 f"{entry.last_used.strftime('%Y-%m-%d %H:%M:%S'):20} "
                 f"{','.join(entry.pinned_by) or '-':16} {' '.join(entry.refs) or '-'}"
             )
+        quota = cache.quota_bytes
+        limit = f" of a {quota}-byte quota" if quota is not None else " (no quota)"
+        print(
+            f"{len(entries)} image(s) in {cache.root}, {cache.usage_bytes()} bytes on disk{limit}",
+            file=sys.stderr,
+        )
         return ExitCode.OK
     if action == "verify":
         results = cache.verify()

@@ -77,6 +77,11 @@ def test_an_image_larger_than_the_quota_is_kept_and_the_overrun_reported(publish
     assert result["over_quota_bytes"] >= SIZE - 4096
     assert "warning: the cache is" in run.stderr and "over its quota" in run.stderr
     assert cache_state(cache) == {"images": [digest], "downloads": []}
+    env = {**os.environ, "CLIENT_FETCH_CACHE_QUOTA_BYTES": "4096"}
+    listing = run_client("cache", "ls", "--cache", str(cache), env=env)
+    assert digest[:12] in listing.stdout
+    assert f"1 image(s) in {cache}, " in listing.stderr
+    assert "bytes on disk of a 4096-byte quota" in listing.stderr
     within = _get(dist, tmp_path / "roomy", "--quota", "1GiB")
     assert within.json()["over_quota_bytes"] == 0
     assert "warning" not in within.stderr
