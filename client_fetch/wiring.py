@@ -39,6 +39,11 @@ from swarm.config import SwarmConfig
 if TYPE_CHECKING:
     from client_fetch.tracker_scrape import SwarmCounts
 
+TAIL_READ_TIMEOUT_SECONDS = 5.0
+"""Connect and stall limits of a swarm's tail-fetch range read (at most `SwarmConfig`'s
+`tail_fetch_bytes`, 1 MiB): the download loop waits on it, and a slow server should cost
+seconds, not the full HTTP timeouts, before the swarm is left to deliver the piece."""
+
 UPDATE_VIAS = ("auto", "delta", "chunks")
 """The `--via` choices under which a `get` may use an update source (delta, chunks)."""
 
@@ -158,8 +163,10 @@ def planner_for(
         range_reader=partial(
             BlobRangeReader,
             settings.servers,
-            connect_timeout_seconds=settings.connect_timeout_seconds,
-            stall_timeout_seconds=settings.stall_timeout_seconds,
+            connect_timeout_seconds=min(
+                settings.connect_timeout_seconds, TAIL_READ_TIMEOUT_SECONDS
+            ),
+            stall_timeout_seconds=min(settings.stall_timeout_seconds, TAIL_READ_TIMEOUT_SECONDS),
         ),
     )
     http = http_sources(settings)

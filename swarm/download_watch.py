@@ -161,7 +161,7 @@ class TailFetch:
             return False
         added = False
         for index in missing:
-            if index in offered:
+            if index in offered or handle.has_piece(index):  # delivered during an earlier read
                 continue
             self._tried.add(index)
             offset, length = handle.piece_span(index)

@@ -155,6 +155,10 @@ class SwarmTorrent:
         """Which pieces libtorrent holds: hash-checked, or trusted from resume data."""
         return [bool(have) for have in self._handle.status(lt.torrent_handle.query_pieces).pieces]
 
+    def has_piece(self, index: int) -> bool:
+        """Whether libtorrent holds the piece now (hash-checked, or trusted from resume data)."""
+        return bool(self._handle.have_piece(index))
+
     def missing_pieces(self) -> list[int]:
         """Pieces wanted (priority above 0) and not held; none while libtorrent has no
         have-bitfield (just after it reset the torrent's picker)."""

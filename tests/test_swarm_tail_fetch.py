@@ -34,9 +34,13 @@ class FakeTorrent:
         self.missing = missing
         self.offered = offered
         self.added: dict[int, bytes] = {}
+        self.delivered_by_swarm: set[int] = set()
 
     def missing_pieces(self) -> list[int]:
         return [index for index in self.missing if index not in self.added]
+
+    def has_piece(self, index: int) -> bool:
+        return index in self.added or index in self.delivered_by_swarm
 
     def pieces_offered(self) -> set[int] | None:
         return self.offered
@@ -120,6 +124,20 @@ def test_no_reader_or_zero_bytes_means_never() -> None:
     reader = RecordingReader()
     assert not _check(TailFetch(off, reader), torrent, PIECE, 10.0)
     assert reader.calls == []
+
+
+def test_a_piece_the_swarm_delivered_during_an_earlier_read_is_not_read() -> None:
+    torrent = FakeTorrent([3, 5, 9], set())
+
+    def slow_read(offset: int, length: int) -> bytes:  # meanwhile a peer delivers piece 5
+        torrent.delivered_by_swarm.add(5)
+        return reader(offset, length)
+
+    reader = RecordingReader()
+    tail = TailFetch(CONFIG, slow_read)
+    assert _check(tail, torrent, 3 * PIECE, 1.0)
+    assert reader.calls == [(3 * PIECE, PIECE), (9 * PIECE, PIECE)]
+    assert set(torrent.added) == {3, 9}
 
 
 def test_an_unreadable_range_is_skipped_and_left_to_the_swarm() -> None:
