@@ -16,6 +16,7 @@ piece layer that does not hash to its root); both are `ImageFormatError`s.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -53,28 +54,33 @@ class PieceHashes:
         return offset, min(self.piece_length, self.file_length - offset)
 
     def matches(self, index: int, data: bytes) -> bool:
-        """Whether `data` is exactly piece `index`."""
-        if len(data) != self.span(index)[1]:
+        """Whether `data` is exactly piece `index`. An all-zero piece is compared with zeros
+        (the only bytes with its hash), which costs a memory compare instead of hashing."""
+        length = self.span(index)[1]
+        if len(data) != length:
             return False
+        if self.is_zero(index):
+            return data == bytes(length)
         return piece_root(data, self._leaves_per_piece()) == self.hashes[index]
+
+    def is_zero(self, index: int) -> bool:
+        """Whether piece `index` is all zero bytes (its hash is that of zeros)."""
+        return self.hashes[index] == _zero_root(self.span(index)[1], self._leaves_per_piece())
 
     def zero_pieces(self) -> list[int]:
         """The pieces whose content is all zero bytes (a sparse file already holds them)."""
-        leaves = self._leaves_per_piece()
-        roots: dict[int, bytes] = {}
-        found = []
-        for index, expected in enumerate(self.hashes):
-            length = self.span(index)[1]
-            if length not in roots:
-                roots[length] = piece_root(bytes(length), leaves)
-            if expected == roots[length]:
-                found.append(index)
-        return found
+        return [index for index in range(self.piece_count) if self.is_zero(index)]
 
     def _leaves_per_piece(self) -> int:
         if self.file_length <= self.piece_length:  # one piece: the tree is the file's own
             return _next_power_of_two(_blocks(self.file_length))
         return self.piece_length // BLOCK_BYTES
+
+
+@functools.lru_cache(maxsize=64)
+def _zero_root(length: int, leaf_count: int) -> bytes:
+    """The root of a piece of `length` zero bytes (a torrent has two lengths at most)."""
+    return piece_root(bytes(length), leaf_count)
 
 
 def piece_root(data: bytes, leaf_count: int) -> bytes:

@@ -57,6 +57,16 @@ def test_every_piece_of_the_file_matches_and_a_changed_byte_does_not(
         assert not hashes.matches(0, data[PIECE : 2 * PIECE])
 
 
+def test_zero_pieces_are_found_and_matched_by_comparing_with_zeros(tmp_path: Path) -> None:
+    data = bytes(PIECE) + os.urandom(PIECE) + bytes(PIECE + 5)  # the last piece: 5 zero bytes
+    hashes = piece_hashes_from_torrent(_torrent(tmp_path / "f", data))
+    assert hashes.zero_pieces() == [0, 2, 3]
+    assert [hashes.is_zero(i) for i in range(4)] == [True, False, True, True]
+    assert hashes.matches(0, bytes(PIECE)) and hashes.matches(3, bytes(5))
+    assert not hashes.matches(0, b"\x01" + bytes(PIECE - 1))
+    assert not hashes.matches(3, bytes(6)) and not hashes.matches(1, bytes(PIECE))
+
+
 def test_a_v1_torrent_has_no_piece_hashes(tmp_path: Path) -> None:
     with pytest.raises(PieceHashesUnavailable):
         piece_hashes_from_torrent(_torrent(tmp_path / "f", os.urandom(PIECE), "v1"))

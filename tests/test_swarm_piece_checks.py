@@ -67,6 +67,36 @@ def test_a_damaged_piece_is_not_proven(tmp_path: Path) -> None:
     assert not checker.finish()
 
 
+def test_all_zero_pieces_match_as_holes_or_written_zeros_and_nothing_else(tmp_path: Path) -> None:
+    zero = bytes(PIECE)
+    data = os.urandom(PIECE) + zero + zero + os.urandom(PIECE) + zero
+    hashes = _hashes(tmp_path / "source", data)
+    assert hashes.zero_pieces() == [1, 2, 4]
+    sparse = tmp_path / "sparse"  # pieces 1, 2 and 4 never written: holes
+    with sparse.open("wb") as handle:
+        handle.write(data[:PIECE])
+        handle.seek(3 * PIECE)
+        handle.write(data[3 * PIECE : 4 * PIECE])
+        handle.truncate(len(data))
+    written = tmp_path / "written"  # the same bytes, every zero written out
+    written.write_bytes(data)
+    for target in (sparse, written):
+        checker = PieceChecker(target, hashes)
+        checker.submit(range(hashes.piece_count))
+        assert checker.finish(), target
+    stray = bytearray(data)  # a zero piece holding one non-zero byte is not proven
+    stray[2 * PIECE + 77] = 1
+    (tmp_path / "stray").write_bytes(bytes(stray))
+    checker = PieceChecker(tmp_path / "stray", hashes)
+    checker.submit(range(hashes.piece_count))
+    assert not checker.finish()
+    short = tmp_path / "short"  # the last zero piece past the end of the file: not proven
+    short.write_bytes(data[: 4 * PIECE])
+    checker = PieceChecker(short, hashes)
+    checker.submit(range(hashes.piece_count))
+    assert not checker.finish()
+
+
 def test_a_missing_file_or_a_bad_index_is_not_proven(tmp_path: Path) -> None:
     hashes = _hashes(tmp_path / "source", os.urandom(2 * PIECE))
     checker = PieceChecker(tmp_path / "absent", hashes)

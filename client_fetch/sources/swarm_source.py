@@ -7,7 +7,8 @@ also checks each piece against the torrent's SHA-256 piece hashes while the down
 all match, the partial records the manifest's digest and the verifier skips its whole-file pass
 (for a v1 torrent, or any piece that did not match, the verifier hashes the whole file). Pieces
 whose hash is that of all zero bytes are not fetched at all on a fresh download: the partial is
-a sparse file that already holds them (VM images have many), and they are checked like the rest.
+a sparse file that already holds them (VM images have many), and they are checked too (as holes,
+see `PieceChecker`).
 Web seeds let a swarm without seeders finish from the origin, and the last pieces no peer offers
 us are read from the servers over HTTP (`range_reader`). Resume data lives beside the
 partial (`downloads/<digest>.resume`), so a killed fetch continues.
