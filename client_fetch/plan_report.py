@@ -7,6 +7,7 @@ from typing import Any
 
 from client_fetch.planner import Plan
 from client_fetch.rates import RateBook
+from client_fetch.sources.base import Estimate
 from image_format.manifest import Manifest
 
 
@@ -40,6 +41,7 @@ class PlanReport:
     reason: str
     rows: list[PlanRow] = field(default_factory=list)
     unavailable: list[tuple[str, str]] = field(default_factory=list)
+    not_tried: list[tuple[PlanRow, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class PlanReport:
             "reason": self.reason,
             "order": [row.__dict__ for row in self.rows],
             "unavailable": [{"source": s, "reason": r} for s, r in self.unavailable],
+            "not_tried": [{**row.__dict__, "reason": why} for row, why in self.not_tried],
         }
 
     def to_text(self) -> str:
@@ -65,6 +68,9 @@ class PlanReport:
                 f"{index:>2} {row.source[:28]:28} {row.method:7} {_human(row.bytes_to_move):>11} "
                 f"{row.expected_seconds:>8.1f}s{rate:1}  {row.from_where}"
             )
+        for row, why in self.not_tried:
+            moved = f"{_human(row.bytes_to_move)}, {row.from_where}"
+            lines.append(f"   not tried: {row.source} ({moved}): {why}")
         for source, reason in self.unavailable:
             lines.append(f"   unavailable: {source}: {reason}")
         lines.append(f"choice: {self.choice or 'none'} ({self.reason})")
@@ -77,20 +83,20 @@ def cached_report(manifest: Manifest) -> PlanReport:
     return PlanReport(manifest.ref, manifest.sha256, manifest.size, True, "cache", "cached")
 
 
+def _row(estimate: Estimate, rates: RateBook) -> PlanRow:
+    rate, measured = rates.rate(estimate.method)
+    return PlanRow(
+        estimate.source,
+        estimate.method,
+        estimate.bytes_to_move,
+        estimate.from_where,
+        estimate.bytes_to_move / rate if rate > 0 else 0.0,
+        measured,
+    )
+
+
 def build_report(manifest: Manifest, plan: Plan, rates: RateBook) -> PlanReport:
-    rows = []
-    for estimate in plan.estimates:
-        rate, measured = rates.rate(estimate.method)
-        rows.append(
-            PlanRow(
-                estimate.source,
-                estimate.method,
-                estimate.bytes_to_move,
-                estimate.from_where,
-                estimate.bytes_to_move / rate if rate > 0 else 0.0,
-                measured,
-            )
-        )
+    rows = [_row(estimate, rates) for estimate in plan.estimates]
     choice = rows[0].source if rows else None
     return PlanReport(
         manifest.ref,
@@ -101,4 +107,5 @@ def build_report(manifest: Manifest, plan: Plan, rates: RateBook) -> PlanReport:
         plan.reason,
         rows,
         plan.unavailable,
+        [(_row(estimate, rates), why) for estimate, why in plan.not_tried],
     )

@@ -37,13 +37,16 @@ if TYPE_CHECKING:  # a type only: a `get --via swarm|http` never scrapes the tra
 
 @dataclass(frozen=True)
 class Plan:
-    """The sources in order, why, and every source's estimate (for `plan` output)."""
+    """The sources in order, why, and every source's estimate (for `plan` output): those to be
+    tried (`estimates`, in order), those that could serve but are not tried (`not_tried`, with
+    the rule that left them out) and those that cannot serve (`unavailable`)."""
 
     sources: list[ImageSource]
     reason: str
     estimates: list[Estimate] = field(default_factory=list)
     unavailable: list[tuple[str, str]] = field(default_factory=list)
     swarm: SwarmCounts | None = None
+    not_tried: list[tuple[Estimate, str]] = field(default_factory=list)
 
 
 __all__ = ["VIA_CHOICES", "Plan", "SourcePlanner"]
@@ -83,6 +86,7 @@ class SourcePlanner:
         if self._via in ("delta", "chunks"):
             chosen = [s for s in updates if s.method == self._via]
             whole, reason, counts = chosen, f"--via {self._via}", None
+            whole_reason = reason
         else:
             worth = [
                 s
@@ -91,6 +95,7 @@ class SourcePlanner:
                 and estimates[id(s)].bytes_to_move < manifest.size
             ]
             whole, reason, counts = self._whole_image(manifest)
+            whole_reason = reason
             if self._via == "auto" and worth:
                 best = estimates[id(worth[0])]
                 reason = (
@@ -99,7 +104,24 @@ class SourcePlanner:
                 )
                 whole = worth + whole
         ordered = [s for s in whole if id(s) in estimates]
-        return Plan(ordered, reason, [estimates[id(s)] for s in ordered], unavailable, counts)
+        left_out = [
+            (estimates[id(s)], self._why_not(s, estimates[id(s)], whole_reason))
+            for s in [*self._updates, *([self._swarm] if self._swarm else []), *self._http]
+            if id(s) in estimates and s not in ordered
+        ]
+        return Plan(
+            ordered, reason, [estimates[id(s)] for s in ordered], unavailable, counts, left_out
+        )
+
+    def _why_not(self, source: ImageSource, estimate: Estimate, whole_reason: str) -> str:
+        """The rule that leaves out a source that could serve (see the module's rules)."""
+        if self._via != "auto":
+            return f"--via {self._via}"
+        if source in self._updates:
+            if estimate.local_bytes == 0:
+                return "uses nothing this host holds"
+            return "would move no fewer bytes than the whole image"
+        return whole_reason  # the swarm, by the tracker's scrape (no seeder, no answer)
 
     def _whole_image(self, manifest: Manifest) -> tuple[list[ImageSource], str, SwarmCounts | None]:
         swarm = [self._swarm] if self._swarm is not None and manifest.torrent else []

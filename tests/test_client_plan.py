@@ -33,6 +33,8 @@ def test_plan_for_a_cold_host_without_seeders_is_plain_http_and_moves_nothing(
     assert plan["order"][0]["bytes_to_move"] == SIZE
     assert plan["order"][0]["expected_seconds"] > 0
     assert "no seeder" in plan["reason"]
+    not_tried = {row["method"]: row["reason"] for row in plan["not_tried"]}
+    assert not_tried["swarm"] == plan["reason"]  # the tracker's scrape left it out
     assert _origin_bytes(distributor, digest) == 0
 
     text = run_client("plan", "img@1", *base, "--cache", str(cache))

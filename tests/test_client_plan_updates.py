@@ -130,12 +130,24 @@ def test_a_cold_host_without_seeders_plans_plain_http(setup: Setup) -> None:
     assert {"source": "delta", "reason": "no delta starts from a cached version"} in report[
         "unavailable"
     ]
+    # Chunks could serve a cold host (every chunk over HTTP) but the rule leaves them out.
+    not_tried = {row["method"]: row for row in report["not_tried"]}
+    assert not_tried["chunks"]["reason"] == "uses nothing this host holds"
+    assert not_tried["chunks"]["bytes_to_move"] == setup.published.manifest(4).size
+    text = plan(setup, setup.cold, "os@4", as_json=False)
+    assert "   not tried: chunks (" in text and "): uses nothing this host holds" in text
 
 
 def test_via_delta_or_chunks_keeps_that_method_only(setup: Setup) -> None:
     v4 = setup.published.manifest(4)
     assert methods(plan(setup, setup.host, "os@2", "--via", "delta")) == ["delta"]
-    assert methods(plan(setup, setup.host, "os@2", "--via", "chunks")) == ["chunks"]
+    only_chunks = plan(setup, setup.host, "os@2", "--via", "chunks")
+    assert methods(only_chunks) == ["chunks"]
+    assert {row["method"]: row["reason"] for row in only_chunks["not_tried"]} == {
+        "delta": "--via chunks",
+        "swarm": "--via chunks",
+        "http": "--via chunks",
+    }
     # No delta starts from v1: forcing one leaves nothing to try, and says why.
     forced = plan(setup, setup.host, "os@4", "--via", "delta")
     assert forced["order"] == [] and forced["choice"] is None
