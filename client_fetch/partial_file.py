@@ -3,8 +3,8 @@
 Kraken's agent storage verifies while writing and moves the finished file into the cache in one
 step; this is the first half. Sequential sources (HTTP) append, so the digest is known the moment
 the last byte lands. Sources that write out of order (a swarm, a patch) call `mark_unordered`, and
-the verifier re-reads the file instead, unless the source checked every piece against hashes the
-signed manifest vouches for while it wrote them (`record_checked_digest`).
+the verifier re-reads the file instead, unless the source checked what it wrote against hashes the
+signed manifest vouches for (`record_checked_digest`: a swarm's pieces, a delta apply's output).
 
 Not responsible for deciding whether the bytes are right: only the fetcher's verifier says so.
 Errors: OSError from the file system propagates (the fetcher turns it into `CacheError`).
@@ -123,7 +123,8 @@ class PartialFile:
     def record_checked_digest(self, digest: str) -> None:
         """The source checked every byte of the file while writing it against hashes that stand
         for `digest` (a v2 torrent's SHA-256 piece hashes, the torrent named by the signed
-        manifest), so the verifier need not hash the whole file again."""
+        manifest; or a delta apply's sha256 of all it wrote), so the verifier need not hash the
+        whole file again."""
         self._checked_digest = digest
 
     def running_digest(self) -> str | None:

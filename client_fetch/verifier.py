@@ -3,7 +3,8 @@
 Every source ends here, whatever it was; nothing reaches the cache's `images/` without passing.
 The sha256 is the one the partial computed while bytes were appended in order, or the digest a
 swarm source recorded after checking every piece against the signed torrent's SHA-256 piece hashes
-(`client_fetch.piece_checker`); otherwise the whole file is read and hashed here.
+(`client_fetch.piece_checker`), or the one a delta apply computed over all it wrote and matched
+with the patch's result digest; otherwise the whole file is read and hashed here.
 Errors: `SizeMismatch` / `DigestMismatch` from image_format; OSError propagates.
 """
 

@@ -27,9 +27,13 @@ from client_fetch.chunkstores.http_store import HttpChunkStore
 from client_fetch.chunkstores.pack_mirror import PackMirror
 from client_fetch.fetcher import Fetcher, FetchPolicy
 from client_fetch.manifest_client import ManifestClient
+from client_fetch.partial_file import PartialFile
 from client_fetch.planner import SourcePlanner
 from client_fetch.progress import Progress
+from client_fetch.sources.base import FetchReport
 from client_fetch.sources.chunked_source import DONORS, ChunkedSource
+from client_fetch.sources.delta_source import DeltaSource
+from client_fetch.sources.http_source import HttpSource
 from image_format.chunks import PackRange
 from image_format.envelope import load_public_keys
 from image_format.names import ImageRef
@@ -125,6 +129,27 @@ def test_a_host_with_v1_gets_v2_as_the_signed_patch_alone(
     # Apply wrote the zero runs as holes.
     cost = chunk_cost(server, v2, [])
     assert allocated(Path(result["cache_path"])) < v2.size - cost.zero_bytes // 2
+
+
+def test_a_delta_hands_the_verifier_the_digest_it_computed_while_applying(
+    server: RunningDistributor, deb: Published, tmp_path: Path
+) -> None:
+    """Apply hashes all it writes and matches the patch's result digest, which is the manifest's:
+    the verifier takes that digest instead of reading the image again."""
+    cache = tmp_path / "cache"
+    host_with_v1(server, deb, cache)
+    v2 = deb.manifest(2)
+    http = HttpSource(
+        server.url, read_bytes=1 << 20, connect_timeout_seconds=5, stall_timeout_seconds=5
+    )
+    source = DeltaSource(HostCache(cache), [http], None, lambda _: None)
+    partial = PartialFile(tmp_path / "v2.partial")
+    with partial:
+        partial.open_unordered(v2.size)
+        assert partial.running_digest() is None  # unordered: nothing known yet
+        source.fetch(v2, partial, Progress("v2", v2.size), FetchReport())
+    assert partial.running_digest() == v2.sha256
+    assert partial.path.read_bytes() == deb.path(2).read_bytes()
 
 
 @pytest.mark.parametrize("fault", ["corrupt-on-server", "truncated-by-mirror", "damaged-base"])

@@ -5,7 +5,8 @@ used. The patch is fetched through the swarm when its own swarm has a seeder (a 
 hosts then does not push every patch through the origin), else over HTTP from each server in
 turn; its sha256 is checked against the signed manifest before it is applied. The base is pinned
 while the patch applies, so quota eviction cannot remove it. Apply checks the base's digest first
-and the result's after; the fetcher's verifier checks again.
+and the result's after (hashing what it writes); when that result digest is the manifest's, the
+source records it and the fetcher's verifier takes it, as it takes HTTP's running digest.
 
 Not responsible for choosing itself over other sources (the planner does). Errors:
 `SourceUnavailable` when no delta has a cached base, or the patch cannot be had, does not match, or
@@ -109,12 +110,18 @@ class DeltaSource:
             patch = self._fetch_patch(delta, progress, report)
             try:
                 with patch.open("rb") as handle:
-                    apply_delta(base, handle, partial.path, expected_old_sha256=delta.from_sha256)
+                    header = apply_delta(
+                        base, handle, partial.path, expected_old_sha256=delta.from_sha256
+                    )
             except DeltaError as exc:
                 damaged_base = isinstance(exc, DeltaBaseMismatch)
                 self._cache.discard_partial(delta.sha256)
                 raise SourceUnavailable(self.name, f"patch does not apply: {exc}") from exc
             self._cache.discard_partial(delta.sha256)
+            if (header.new_sha256, header.new_size) == (manifest.sha256, manifest.size):
+                # apply_delta hashed every byte it wrote and matched the header's digest: the
+                # verifier need not read the image again (as for bytes appended by HTTP).
+                partial.record_checked_digest(manifest.sha256)
         finally:
             self._cache.unpin(task, delta.from_sha256)
             if damaged_base:
