@@ -1,13 +1,14 @@
-"""Applying a patch: base digest first, then a streamed, sparse rebuild, then the result digest.
+"""Applying a patch: a streamed, sparse rebuild, checked by the base's digest and the result's.
 
-Order: read the header; refuse a base whose sha256 differs (`DeltaBaseMismatch`) before creating
-any output; decode sections in one sequential pass (bounded memory: one section's records, one
-lane decoder of the header's dictionary size, a few MiB of buffers); write a temp file beside
-`out_path` with zero runs as holes; compare the written size and sha256 with the header
-(`DeltaResultMismatch`); rename over `out_path`.
+Order: read the header (a patch for another base than the caller's is refused before reading
+it); hash the base on a worker thread while the sections are decoded in one sequential pass
+(bounded memory: one section's records, one lane decoder of the header's dictionary size, a few
+MiB of buffers) into a temp file beside `out_path`, zero runs as holes; refuse a base whose sha256
+differs (`DeltaBaseMismatch`, reported in place of any decoding error it caused); compare the
+written size and sha256 with the header (`DeltaResultMismatch`); rename over `out_path`.
 
 Not responsible for trusting the header: the caller (the fetcher) checks that the patch is the one
-a signed manifest names, and hashes the result again before promoting it. Error contract:
+a signed manifest names, and compares the result's digest with the manifest's. Error contract:
 `DeltaCorrupt` (with the patch offset), `DeltaUnsupported`, `DeltaBaseMismatch`,
 `DeltaResultMismatch`, OSError from the files; on any error nothing is left at `out_path` and no
 temp file remains (an existing file at `out_path` is only replaced on success).
@@ -16,6 +17,7 @@ temp file remains (an existing file at `out_path` is only replaced on success).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,16 +53,17 @@ def apply_delta(
     header = read_header(patch)
     if expected_old_sha256 is not None and expected_old_sha256 != header.old_sha256:
         raise DeltaBaseMismatch(header.old_sha256, expected_old_sha256)
-    actual, _size = hash_file(old_path)
-    if actual != header.old_sha256:
-        raise DeltaBaseMismatch(header.old_sha256, actual)
+    base = BaseDigest(old_path)
     output = SparseOutput(out_path, header.new_size)
     try:
-        with old_path.open("rb") as old_file:
-            _Decoder(header, old_file.fileno(), output).run(
-                SectionReader(patch, HEADER_SIZE, header.window_log)
-            )
-        digest = output.finish()
+        try:
+            with old_path.open("rb") as old_file:
+                _Decoder(header, old_file.fileno(), output).run(
+                    SectionReader(patch, HEADER_SIZE, header.window_log)
+                )
+            digest = output.finish()
+        finally:  # a damaged base explains whatever else went wrong: it is the error to report
+            base.check(header.old_sha256)
         if digest != header.new_sha256 or output.position != header.new_size:
             raise DeltaResultMismatch(header.new_sha256, digest, header.new_size, output.position)
         output.commit()
@@ -68,6 +71,32 @@ def apply_delta(
         output.discard()
         raise
     return header
+
+
+class BaseDigest:
+    """The base's sha256, computed on a worker thread while the patch is decoded (hashlib and
+    file reads release the GIL): on two cores apply then takes about as long as hashing the base
+    alone. `check` waits for it."""
+
+    def __init__(self, path: Path) -> None:
+        self._digest = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), name="base-sha256")
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._digest, _size = hash_file(path)
+        except BaseException as exc:  # handed to `check`, in the caller's thread
+            self._error = exc
+
+    def check(self, expected: str) -> None:
+        """Raise `DeltaBaseMismatch` unless the base hashes to `expected` (OSError as is)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._digest != expected:
+            raise DeltaBaseMismatch(expected, self._digest)
 
 
 class _Decoder:
