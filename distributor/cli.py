@@ -61,14 +61,13 @@ USAGE_ERRORS = (
 )
 
 
+SETTINGS_FLAGS = {"data": "data_dir", "host": "host", "port": "port", "public_url": "public_url"}
+"""Command-line options (argparse `dest`) → the `DistributorSettings` field each one sets."""
+
+
 def _settings(args: argparse.Namespace) -> DistributorSettings:
     overrides: dict[str, Any] = {}
-    for flag, field in (
-        ("data", "data_dir"),
-        ("host", "host"),
-        ("port", "port"),
-        ("public_url", "public_url"),
-    ):
+    for flag, field in SETTINGS_FLAGS.items():
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
@@ -78,7 +77,7 @@ def _settings(args: argparse.Namespace) -> DistributorSettings:
         return DistributorSettings(**overrides)
     except ValidationError as exc:
         prefix = str(DistributorSettings.model_config.get("env_prefix", ""))
-        flags = {"data_dir": "data", "host": "host", "port": "port", "public_url": "public_url"}
+        flags = {field: flag for flag, field in SETTINGS_FLAGS.items()}
         raise SettingsInvalid(describe_settings_error(exc, env_prefix=prefix, flags=flags)) from exc
 
 

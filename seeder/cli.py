@@ -69,7 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {FLAGS[f]: v for f, v in given.items() if v is not None}
     try:
         settings = SeederSettings(**overrides)
-        return run_seeder(settings)
     except ValidationError as exc:
         prefix = str(SeederSettings.model_config.get("env_prefix", ""))
         fields = {field: flag for flag, field in FLAGS.items()}
@@ -78,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (KeyFormatError, SwarmError) as exc:
+    try:
+        return run_seeder(settings)
+    except (ValidationError, KeyFormatError, SwarmError) as exc:
         print(f"seeder: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
