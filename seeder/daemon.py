@@ -10,6 +10,7 @@ from types import FrameType
 
 from image_format.envelope import load_public_keys
 from seeder.catalog_client import CatalogClient, CatalogUnavailable
+from seeder.outage_log import OutageLog
 from seeder.reconciler import Reconciler
 from seeder.reporter import Reporter
 from seeder.settings import SeederSettings
@@ -82,12 +83,14 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     address = listen_address(settings.listen_interfaces, session.listen_port)
     log.info("seeder %s listening on %s", settings.seeder_id, address)
     next_report = time.monotonic()
+    catalog_outage = OutageLog(log, f"the catalog at {settings.distributor_url}")
     try:
         while not stop.is_set():
             try:
                 reconciler.reconcile()
+                catalog_outage.succeeded()
             except CatalogUnavailable as exc:
-                log.warning("cannot read the catalog: %s", exc)
+                catalog_outage.failed(exc)
             if time.monotonic() >= next_report:
                 reporter.report(address)
                 next_report = time.monotonic() + settings.report_seconds

@@ -8,6 +8,7 @@ import httpx
 
 from image_format.content_paths import seeder_report_path
 from image_format.swarm_reports import SeederReport, SeederTorrentStats
+from seeder.outage_log import OutageLog
 from seeder.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -17,8 +18,9 @@ class Reporter:
     """Builds a `SeederReport` from the reconciler's torrents and sends it with a bearer token.
 
     Not responsible for timing (the daemon calls `report()` every `report_seconds`). Error
-    contract: never raises; a distributor without the endpoint (404) is logged once, other
-    failures each time at warning level.
+    contract: never raises; a distributor without the endpoint (404) is logged once, a refused
+    report each time, an unreachable distributor when it starts, now and then, and when it ends
+    (`OutageLog`).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class Reporter:
         self._reconciler = reconciler
         self._timeout = timeout_seconds
         self._missing_logged = False
+        self._outage = OutageLog(log, f"the distributor's seeder reports ({self._url})")
 
     def build(self, listen_address: str) -> SeederReport:
         torrents = []
@@ -62,8 +65,9 @@ class Reporter:
         try:
             answer = httpx.post(self._url, json=body, headers=self._headers, timeout=self._timeout)
         except httpx.HTTPError as exc:
-            log.warning("seeder report to %s failed: %s", self._url, exc)
+            self._outage.failed(exc)
             return False
+        self._outage.succeeded()
         if answer.status_code == 404:
             if not self._missing_logged:
                 log.warning("the distributor has no seeder report endpoint (%s): 404", self._url)
