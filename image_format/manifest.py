@@ -46,11 +46,17 @@ class TorrentRef(_Model):
 
 
 class ChunkIndexRef(_Model):
-    """The version's chunk index, served at a content-addressed URL."""
+    """The version's chunk index, served at a content-addressed URL.
+
+    `data_chunk_bytes`: the stored (zstd) size of its distinct non-zero chunks, about what a host
+    with no donors moves to rebuild the image from chunks (zero runs cost nothing), so a fetcher
+    can weigh chunks against the whole image without downloading the index. None: not known (a
+    format-1 index without pack locations, or an older publisher)."""
 
     sha256: str
     size: int = Field(ge=0)
     chunk_count: int = Field(ge=0)
+    data_chunk_bytes: int | None = Field(None, ge=0)
 
 
 class DeltaRef(_Model):

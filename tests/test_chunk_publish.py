@@ -93,6 +93,11 @@ def test_the_step_packs_a_chunk_shared_by_two_versions_once(tmp_path: Path) -> N
     index_blob = blobs.path(second.ref.sha256).read_bytes()
     assert ChunkIndex.from_bytes(index_blob) == second.index and second.index.packed
     assert second.ref.size == len(index_blob) and second.ref.chunk_count == len(second.index)
+    # What a host with no donors moves: every distinct data chunk's stored frame, once.
+    stored = {span.chunk_id: loc.length for span, loc in second.index.located_spans()}
+    assert (
+        second.ref.data_chunk_bytes == sum(stored.values()) == second.index.ref().data_chunk_bytes
+    )
     out = tmp_path / "out"
     where = {span.chunk_id: loc for span, loc in second.index.located_spans()}
 
@@ -124,6 +129,7 @@ def test_published_versions_have_served_chunk_indexes_and_chunks(
             assert hashlib.sha256(raw).hexdigest() == ref["sha256"] and len(raw) == ref["size"]
             index = ChunkIndex.from_bytes(raw)
             assert ref["chunk_count"] == len(index) and index.size == signed["size"]
+            assert ref["data_chunk_bytes"] == index.stored_data_bytes() > 0  # signed, served
             indexes.append(index)
         packs = _packs(pack_root)
         every_id = set().union(*(i.chunk_ids() for i in indexes))

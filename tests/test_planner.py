@@ -204,11 +204,31 @@ def test_update_sources_that_save_bytes_go_first_smallest_first_then_the_whole_i
     assert plan.reason.startswith("delta: 30 of 1000 bytes to move; swarm first")
 
 
-def test_update_sources_that_use_nothing_cached_are_left_out_for_a_cold_host() -> None:
-    # Chunks of a sparse image move less than its size, but with no donors that is no update.
-    cold_chunks = FakeSource("chunks", "chunks", bytes_to_move=SIZE // 2, local_bytes=0)
-    plan = planner("auto", seeders(0), updates=[cold_chunks]).plan(manifest())
+def test_chunks_without_donors_go_just_before_plain_http_when_they_halve_the_bytes() -> None:
+    # A mostly free VM image: zero runs cost nothing and chunks travel compressed.
+    lean = FakeSource("chunks", "chunks", bytes_to_move=SIZE // 2, local_bytes=0)
+    plan = planner("auto", seeders(0), updates=[lean]).plan(manifest())
+    assert names(plan) == ["chunks", "http://a.example", "http://b.example"]
+    assert plan.reason == (
+        "chunks: 500 of 1000 bytes to move, no donors needed; no seeder (0 seeders, 0 leechers): "
+        "plain HTTP"
+    )
+    no_seeder = "no seeder (0 seeders, 0 leechers): plain HTTP"
+    assert [(e.source, why) for e, why in plan.not_tried] == [("swarm", no_seeder)]
+    # A swarm with peers still comes first (the hosts upload, not the origin); chunks after it.
+    swarm_first = planner("auto", seeders(2, 3), updates=[lean]).plan(manifest())
+    assert names(swarm_first) == ["swarm", "chunks", "http://a.example", "http://b.example"]
+    assert swarm_first.reason.endswith("; then chunks: 500 of 1000 bytes to move")
+    small_swarm = planner("auto", seeders(1), updates=[lean]).plan(manifest())
+    assert names(small_swarm) == ["chunks", "http://a.example", "http://b.example", "swarm"]
+
+
+def test_chunks_without_donors_saving_less_than_half_are_left_out() -> None:
+    cold = FakeSource("chunks", "chunks", bytes_to_move=SIZE // 2 + 1, local_bytes=0)
+    plan = planner("auto", seeders(0), updates=[cold]).plan(manifest())
     assert names(plan) == ["http://a.example", "http://b.example"]
+    [why] = [why for estimate, why in plan.not_tried if estimate.source == "chunks"]
+    assert why == "uses nothing this host holds and would move more than 50% of the image"
 
 
 def test_update_sources_that_save_nothing_are_left_out_and_http_stays_last() -> None:

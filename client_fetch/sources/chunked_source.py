@@ -107,9 +107,13 @@ class ChunkedSource:
         if manifest.chunk_index is None:
             raise SourceUnavailable(self.name, "the manifest names no chunk index")
         donor_indexes = self._indexes.donors(exclude=manifest.sha256)
-        if not donor_indexes:  # a cold host: no need to fetch the index to know that
-            remaining = max(manifest.size - resume_offset, 0)
-            return Estimate(self.name, self.method, remaining, "no donors: every chunk over HTTP")
+        if not donor_indexes:  # a cold host: the manifest says enough, no index download
+            stored = manifest.chunk_index.data_chunk_bytes
+            if stored is None:  # an index without pack locations: count every chunk
+                where = "no donors: every chunk over HTTP"
+                return Estimate(self.name, self.method, manifest.size, where)
+            where = "no donors: every data chunk over HTTP, compressed; zero runs free"
+            return Estimate(self.name, self.method, stored, where)
         target, donors = self._target_and_donors(manifest, donor_indexes)
         if target.packed:  # what the Range requests will move, gaps included
             spans = [span for span in target.spans if span.end > resume_offset]

@@ -100,7 +100,12 @@ class ChunkPublishStep:
         locations = [None if s.is_zero else located[s.chunk_id] for s in spans]
         index = ChunkIndex.from_spans(spans, self._params, locations)
         digest, size = self._blobs.ingest([index.to_bytes()])
-        ref = ChunkIndexRef(sha256=digest, size=size, chunk_count=len(index))
+        ref = ChunkIndexRef(
+            sha256=digest,
+            size=size,
+            chunk_count=len(index),
+            data_chunk_bytes=index.stored_data_bytes(),
+        )
         seconds = time.perf_counter() - started
         return ChunkPublishResult(
             index, ref, run.chunks_written, run.bytes_written, run.packs_written, seconds

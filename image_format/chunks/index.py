@@ -156,11 +156,23 @@ class ChunkIndex:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     def ref(self) -> ChunkIndexRef:
-        """What the manifest names: the sha256 and size of `to_bytes()`, and the entry count."""
+        """What the manifest names: the sha256 and size of `to_bytes()`, the entry count, and
+        the stored size of its data chunks."""
         data = self.to_bytes()
         return ChunkIndexRef(
-            sha256=hashlib.sha256(data).hexdigest(), size=len(data), chunk_count=len(self.spans)
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            chunk_count=len(self.spans),
+            data_chunk_bytes=self.stored_data_bytes(),
         )
+
+    def stored_data_bytes(self) -> int | None:
+        """The stored (zstd frame) bytes of the distinct non-zero chunks; None without locations
+        (format 1)."""
+        if not self.packed:
+            return None
+        lengths = {span.chunk_id: location.length for span, location in self.located_spans()}
+        return sum(lengths.values())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ChunkIndex:
