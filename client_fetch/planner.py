@@ -5,17 +5,17 @@ Rules (`--via auto`), in this order:
 - update sources (a delta from a cached base, chunks with cached donors) go first when they use
   something this host already has and would move fewer bytes than the whole image, smallest
   transfer first: so a delta wins when its base is cached and it is the smallest transfer, and
-  chunks when donors cover part of the image (a cold host has no donors: chunks are not chosen
-  for it, though `--via chunks` still works);
+  chunks when donors cover part of the image (a cold host has no donors: its chunks come under
+  the rule for chunks without donors, below);
 - then the whole image: the manifest names a torrent and the tracker's scrape shows at least one
   seeder and at least `swarm_min_peers` peers → the swarm (the hosts upload, not the origin),
   then plain HTTP from each server;
-- chunks for a host without donors go just before plain HTTP when they move at most
-  `COLD_CHUNKS_MAX_SHARE` of the image (zero runs cost nothing and chunks travel compressed: a VM
-  image is often mostly free space); for less saving one plain stream is the simpler transfer;
 - a seeder but fewer peers than that → plain HTTP first, the swarm after it;
 - no seeder, or no tracker answer (the tracker is the swarm's only peer discovery) → plain HTTP
   only: the swarm would add nothing but web seeds, which are the same servers;
+- chunks for a host without donors go just before plain HTTP when they move at most
+  `COLD_CHUNKS_MAX_SHARE` of the image (zero runs cost nothing and chunks travel compressed: a VM
+  image is often mostly free space); for less saving one plain stream is the simpler transfer;
 - plain HTTP is always the last resort.
 `--via http|swarm|delta|chunks` uses only sources of that method.
 
