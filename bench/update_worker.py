@@ -8,8 +8,9 @@ read on its own (`wait4`'s `ru_maxrss` in the parent).
 `chunks` publishes OLD then NEW with the distributor's own chunk step (default settings) into a
 pack store under WORK, plans what a host holding OLD fetches for NEW with the fetcher's own range
 planner (OLD as the donor), rebuilds NEW from the donor and those ranges read from the pack files
-(every chunk verified), and reports the bytes the ranges hold (gaps included), the requests, and
-the objects the server stores for OLD (packs + the index blob). Each prints one JSON object on
+(every chunk verified), then again as a host with no donors would (every data chunk by Range
+requests), and reports the bytes the ranges hold (gaps included), the requests, and the objects
+the server stores for OLD (packs + the index blob). Each prints one JSON object on
 stdout. Not responsible for timing or checking results beyond the rebuilt file's sha256.
 """
 
@@ -32,7 +33,7 @@ from distributor.chunks.pack_store import PackStore
 from distributor.chunks.publish_step import ChunkPublishStep
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
-from image_format.chunks import assemble
+from image_format.chunks import ChunkIndex, assemble
 from image_format.delta import apply_delta, make_delta
 from image_format.digest import hash_file
 
@@ -84,17 +85,8 @@ def chunks(old: Path, new: Path, work: Path) -> dict[str, Any]:
     second = step.chunk_blob(new)
     target = second.index
     donors = DonorStore.for_target(target, [(old, first.index)])
-    ranges, uses = plan_pack_ranges(target, target.spans, donors)
-    locations = {span.chunk_id: location for span, location in target.located_spans()}
-    mirror = _FileMirror(packs)
-    router_out = work / "rebuilt.img"
-    started = time.perf_counter()
-    with PackRangeStore([mirror], ranges, locations, uses, read_ahead=8) as remote:
-        router = RouterStore([donors, remote])
-        assemble(target, lambda span: router.get(span.chunk_id, span.size), router_out)
-    rebuild_s = time.perf_counter() - started
-    rebuilt_sha256, _ = hash_file(router_out)
-    router_out.unlink()
+    warm = _rebuild(target, donors, packs, work / "rebuilt.img")
+    cold = _rebuild(target, DonorStore.for_target(target, []), packs, work / "rebuilt-cold.img")
     p = settings.chunk_params
     return {
         "params": {
@@ -116,14 +108,42 @@ def chunks(old: Path, new: Path, work: Path) -> dict[str, Any]:
         "new_chunks": second.chunks_written,
         "new_pack_bytes": second.bytes_written,
         "v2_packs_written": second.packs_written,
-        "update_bytes": mirror.bytes_moved,
-        "range_requests": mirror.requests,
-        "gap_bytes": sum(r.waste for r in ranges),
+        "update_bytes": warm["bytes"],
+        "range_requests": warm["requests"],
+        "gap_bytes": warm["gap_bytes"],
         "index_bytes": second.ref.size,
         "donor_bytes": donors.bytes_read,
-        "rebuild_s": rebuild_s,
-        "rebuilt_sha256": rebuilt_sha256,
+        "rebuild_s": warm["seconds"],
+        "rebuilt_sha256": warm["sha256"],
+        "cold_bytes": cold["bytes"],
+        "cold_requests": cold["requests"],
+        "cold_rebuild_s": cold["seconds"],
+        "cold_rebuilt_sha256": cold["sha256"],
+        "data_chunk_bytes": second.ref.data_chunk_bytes,
         "size": old.stat().st_size,
+        "new_size": new.stat().st_size,
+    }
+
+
+def _rebuild(target: ChunkIndex, donors: DonorStore, packs: PackStore, out: Path) -> dict[str, Any]:
+    """Rebuild `target` at `out` from `donors` and the Range requests the fetcher would make for
+    the rest (read from the pack files); what moved, how long it took, the result's sha256."""
+    ranges, uses = plan_pack_ranges(target, target.spans, donors)
+    locations = {span.chunk_id: location for span, location in target.located_spans()}
+    mirror = _FileMirror(packs)
+    started = time.perf_counter()
+    with PackRangeStore([mirror], ranges, locations, uses, read_ahead=8) as remote:
+        router = RouterStore([donors, remote])
+        assemble(target, lambda span: router.get(span.chunk_id, span.size), out)
+    seconds = time.perf_counter() - started
+    sha256, _ = hash_file(out)
+    out.unlink()
+    return {
+        "bytes": mirror.bytes_moved,
+        "requests": mirror.requests,
+        "gap_bytes": sum(r.waste for r in ranges),
+        "seconds": seconds,
+        "sha256": sha256,
     }
 
 
