@@ -163,7 +163,7 @@ def _run(
             if on_progress is not None:
                 on_progress(status.total_done, status.total_wanted)
         watch.poll(handle)
-        if status.total_wanted and status.total_done >= status.total_wanted:
+        if status.complete:  # not `total_done` alone: it counts unchecked blocks
             # Let the last blocks' alerts arrive so the ledger counts every byte, and the
             # `completed` announce finish, so that leaving sends the tracker `stopped`.
             handle.settle_alerts(POLL_SECONDS)

@@ -38,7 +38,15 @@ class TorrentStatus:
     upload_rate: int
     hash_failures: int
     is_seeding: bool
+    is_finished: bool
+    """Every wanted piece passed its hash check. `total_done` alone does not say so: libtorrent
+    counts the blocks of a piece as done once written, before the piece's hash is checked."""
     error: str | None
+
+    @property
+    def complete(self) -> bool:
+        """Every wanted byte is held and verified against the torrent's piece hashes."""
+        return bool(self.total_wanted) and self.is_finished and self.total_done >= self.total_wanted
 
 
 def web_seed_endpoints(urls: Iterable[str]) -> set[Endpoint]:

@@ -116,6 +116,7 @@ class SwarmTorrent:
             upload_rate=int(st.upload_payload_rate),
             hash_failures=self._hash_failures,
             is_seeding=bool(st.is_seeding),
+            is_finished=bool(st.is_finished),
             error=error,
         )
 

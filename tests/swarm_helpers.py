@@ -111,7 +111,9 @@ def sessions(*octets: int) -> Iterator[list[SwarmSession]]:
             session.close()
 
 
-def downloading_status(*, total_wanted: int, total_done: int, num_peers: int = 1) -> TorrentStatus:
+def downloading_status(
+    *, total_wanted: int, total_done: int, num_peers: int = 1, is_finished: bool = False
+) -> TorrentStatus:
     """A download's status as `SwarmTorrent.status` reports it, for fakes of a running torrent."""
     return TorrentStatus(
         info_hash_v1=None,
@@ -129,5 +131,6 @@ def downloading_status(*, total_wanted: int, total_done: int, num_peers: int = 1
         upload_rate=0,
         hash_failures=0,
         is_seeding=False,
+        is_finished=is_finished,
         error=None,
     )
