@@ -11,6 +11,8 @@ from swarm.config import SettingValue, SwarmConfig
 # pread/pwrite: memory stays bounded on volunteer desktops (mmap grows the page cache we are
 # charged for). The binding takes the constructor by name and ignores names it does not know.
 DISK_IO_CONSTRUCTOR = "pread_disk_io_constructor"
+STOP_ANNOUNCE_SECONDS = 2
+"""How long leaving waits for the trackers to answer `stopped` (libtorrent's own bound too)."""
 
 ALERT_MASK = (
     lt.alert_category.error
@@ -62,7 +64,7 @@ def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
         # /24, so hosts behind one network (or a flash crowd the origin keeps choked) would all
         # fetch the same few pieces from the origin outside its unchoke slots.
         "allowed_fast_set_size": 0,
-        "stop_tracker_timeout": 2,
+        "stop_tracker_timeout": STOP_ANNOUNCE_SECONDS,
         "close_redundant_connections": True,
         "ssrf_mitigation": config.ssrf_mitigation,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,14 +132,20 @@ class SwarmTorrent:
         A torrent removed while its `completed` announce is in flight sends no `stopped`, and the
         tracker would go on handing out a peer that left.
         """
+        return not any(
+            state.get("updating") or (state.get("start_sent") and not state.get("complete_sent"))
+            for state in self._announce_states()
+        )
+
+    def announcing(self) -> bool:
+        """Whether an announce to a tracker is in flight (sent, not yet answered or failed)."""
+        return any(state.get("updating") for state in self._announce_states())
+
+    def _announce_states(self) -> Iterator[dict[str, Any]]:
+        """Each tracker endpoint's announce state, per info-hash (v1 and v2 of a hybrid)."""
         for tracker in self._handle.trackers():
             for endpoint in tracker.get("endpoints", []):
-                for state in endpoint.get("info_hashes") or [endpoint]:
-                    if state.get("updating"):
-                        return False
-                    if state.get("start_sent") and not state.get("complete_sent"):
-                        return False
-        return True
+                yield from endpoint.get("info_hashes") or [endpoint]
 
     def settle_alerts(self, max_seconds: float) -> None:
         """Let alerts already on their way arrive: pump until a short wait brings none (bounded)."""
