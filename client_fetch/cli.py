@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client_fetch.cli_args import build_parser
-from client_fetch.errors import ExitCode, FetchError, UsageError
+from client_fetch.errors import CacheError, ExitCode, FetchError, UsageError
 from client_fetch.fetch_result import FetchResult
 from image_format.errors import InvalidDigest, InvalidName
 from image_format.names import ImageRef
@@ -160,6 +160,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from client_fetch.wiring import open_cache
 
     cache = open_cache(_settings(args))
+    if not cache.root.is_dir():  # a mistyped --cache is not an empty cache
+        raise CacheError(
+            str(cache.root),
+            "no such directory (get and seed create it; check --cache or CLIENT_FETCH_CACHE_DIR)",
+        )
     if args.command == "pin":
         return cli_cache.pin(cache, args.task, ImageRef.parse(args.ref))
     if args.command == "unpin":

@@ -302,6 +302,18 @@ def test_no_server_or_no_key_is_a_usage_error(tmp_path):
     assert no_key.returncode == 2 and "no trusted key" in no_key.stderr
 
 
+@pytest.mark.parametrize("command", [["cache", "ls"], ["cache", "verify"], ["cache", "gc"]])
+def test_cache_commands_on_a_directory_that_does_not_exist_are_a_cache_error(tmp_path, command):
+    missing = tmp_path / "typo"
+    human = run_client(*command, "--cache", str(missing))
+    assert human.returncode == 6, human.stderr
+    assert f"host cache {missing}: no such directory" in human.stderr
+    as_json = run_client(*command, "--cache", str(missing), "--json")
+    assert as_json.returncode == 6
+    assert as_json.json()["error"] == "cache_error"
+    assert not missing.exists()  # nothing made at a mistyped path
+
+
 def test_unreachable_server_exits_unavailable(tmp_path):
     from image_format.envelope import SigningKey
 
