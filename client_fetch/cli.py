@@ -21,6 +21,7 @@ from image_format.errors import InvalidDigest, InvalidName
 from image_format.names import ImageRef
 
 if TYPE_CHECKING:
+    from client_fetch.cache import HostCache
     from client_fetch.settings import ClientSettings
 
 
@@ -133,6 +134,7 @@ def _seed(args: argparse.Namespace) -> int:
     from client_fetch.wiring import http_client, open_cache, swarm_config, trusted_keys
 
     settings = _settings(args)
+    cache = open_cache(settings)  # none yet is "nothing to seed": a fresh host's seed job is fine
     config = replace(
         swarm_config(settings),
         upload_rate_limit_bytes_per_second=settings.seed_upload_limit_bytes_per_second,
@@ -140,13 +142,27 @@ def _seed(args: argparse.Namespace) -> int:
     limits = seeding.SeedLimits(settings.seed_max_seconds, settings.seed_max_ratio)
     with http_client(settings) as client:
         outcome = seeding.seed(
-            open_cache(settings), trusted_keys(settings), client, settings.servers, config, limits
+            cache, trusted_keys(settings), client, settings.servers, config, limits
         )
     if args.json:
         print(json.dumps(asdict(outcome), default=str, sort_keys=True))
     else:
         seeding.print_outcome(outcome)
     return ExitCode.OK
+
+
+def _existing_cache(settings: ClientSettings) -> HostCache:
+    """The host cache for commands that use what it holds: a mistyped `--cache` is not an empty
+    cache (`CacheError`; `get` creates the directory, `seed` finds nothing to seed)."""
+    from client_fetch.wiring import open_cache
+
+    cache = open_cache(settings)
+    if not cache.root.is_dir():
+        raise CacheError(
+            str(cache.root),
+            "no such directory (get creates it; check --cache or CLIENT_FETCH_CACHE_DIR)",
+        )
+    return cache
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -157,14 +173,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "plan":
         return _plan(args)
     from client_fetch import cli_cache
-    from client_fetch.wiring import open_cache
 
-    cache = open_cache(_settings(args))
-    if not cache.root.is_dir():  # a mistyped --cache is not an empty cache
-        raise CacheError(
-            str(cache.root),
-            "no such directory (get and seed create it; check --cache or CLIENT_FETCH_CACHE_DIR)",
-        )
+    cache = _existing_cache(_settings(args))
     if args.command == "pin":
         return cli_cache.pin(cache, args.task, ImageRef.parse(args.ref))
     if args.command == "unpin":
