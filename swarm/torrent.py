@@ -176,12 +176,13 @@ class SwarmTorrent:
 
     def pieces_offered(self) -> set[int] | None:
         """Pieces some connected peer that does not choke us holds; None when a web seed is
-        connected (it serves every piece)."""
+        connected (it serves every piece). (libtorrent's `choked` flag is whether *we* choke the
+        peer; `remote_choked`, whether it chokes us.)"""
         offered: set[int] = set()
         for peer in self._handle.get_peer_info():
             if peer.connection_type & (lt.peer_info.web_seed | lt.peer_info.http_seed):
                 return None
-            if peer.flags & lt.peer_info.choked:
+            if peer.flags & lt.peer_info.remote_choked:
                 continue
             offered.update(i for i, held in enumerate(peer.pieces) if held)
         return offered

@@ -9,6 +9,7 @@ a hash failure and never reach the file as a finished piece.
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,33 @@ def test_the_range_reader_refuses_a_whole_body_or_a_short_one(tmp_path: Path) ->
             reader(PIECE, PIECE)
     with pytest.raises(RangeUnavailable, match="no server configured"):
         BlobRangeReader([], ANY_DIGEST, connect_timeout_seconds=1, stall_timeout_seconds=1)(0, 1)
+
+
+def test_pieces_offered_counts_only_peers_that_unchoke_us(tmp_path: Path) -> None:
+    """Two real hosts with complementary halves: `giver` unchokes `miser`, which unchokes nobody
+    (no upload slots). The giver's pieces are offered to the miser; the miser's are not offered
+    to the giver, whose last pieces a tail fetch would then read over HTTP. Uploads are slowed so
+    neither finishes while the test looks."""
+    data = random.Random(9).randbytes(PIECES * PIECE)
+    published = tmp_path / "published"
+    published.write_bytes(data)
+    half = PIECES // 2 * PIECE
+    (tmp_path / "giver").write_bytes(data[:half] + bytes(half))
+    (tmp_path / "miser").write_bytes(bytes(half) + data[half:])
+    torrent = make_torrent(published, name="img", announce_url=None, piece_length=PIECE).data
+    slow = {"upload_rate_limit_bytes_per_second": 16 << 10, "rate_limit_local_peers": True}
+    with (
+        loopback_session(87, **slow) as giver_session,
+        loopback_session(88, unchoke_slots_limit=0, **slow) as miser_session,
+    ):
+        giver = giver_session.add_download(torrent, tmp_path / "giver", web_seeds=False)
+        miser = miser_session.add_download(torrent, tmp_path / "miser", web_seeds=False)
+        first_half, second_half = set(range(PIECES // 2)), set(range(PIECES // 2, PIECES))
+        deadline = time.monotonic() + 20
+        while miser.pieces_offered() != first_half:
+            assert time.monotonic() < deadline, "the giver never unchoked the miser"
+            if not giver.status().num_peers:
+                giver.connect_peer("127.0.0.88", miser_session.listen_port)
+            time.sleep(0.1)
+        assert giver.pieces_offered() == set()  # connected, holding what it lacks, but choking
+        assert set(giver.missing_pieces()) == second_half
