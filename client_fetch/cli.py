@@ -58,7 +58,7 @@ def _settings(args: argparse.Namespace) -> ClientSettings:
     from image_format.settings_errors import describe_settings_error
 
     overrides: dict[str, Any] = {}
-    flags: dict[str, str] = {}
+    options: dict[str, str] = {}
     for flag, field in (
         ("server", "servers"),
         ("key", "key"),
@@ -72,15 +72,14 @@ def _settings(args: argparse.Namespace) -> ClientSettings:
         ("listen", "swarm_listen_interfaces"),
     ):
         if hasattr(args, flag):
-            flags[field] = flag
+            options[flag] = field
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
     try:
         return ClientSettings(**overrides)
     except ValidationError as exc:
-        prefix = str(ClientSettings.model_config.get("env_prefix", ""))
-        raise UsageError(describe_settings_error(exc, env_prefix=prefix, flags=flags)) from exc
+        raise UsageError(describe_settings_error(exc, ClientSettings, options)) from exc
 
 
 def _get(args: argparse.Namespace) -> int:

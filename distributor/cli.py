@@ -76,9 +76,9 @@ def _settings(args: argparse.Namespace) -> DistributorSettings:
     try:
         return DistributorSettings(**overrides)
     except ValidationError as exc:
-        prefix = str(DistributorSettings.model_config.get("env_prefix", ""))
-        flags = {field: flag for flag, field in SETTINGS_FLAGS.items()}
-        raise SettingsInvalid(describe_settings_error(exc, env_prefix=prefix, flags=flags)) from exc
+        raise SettingsInvalid(
+            describe_settings_error(exc, DistributorSettings, SETTINGS_FLAGS)
+        ) from exc
 
 
 def _data_flag(parser: argparse.ArgumentParser) -> None:

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 SECRET_WORDS = ("token", "secret", "password")
 
 
 def describe_settings_error(
-    exc: ValidationError, *, env_prefix: str, flags: Mapping[str, str] | None = None
+    exc: ValidationError, settings_type: type[BaseModel], options: Mapping[str, str]
 ) -> str:
     """`bad configuration: port (--port or DISTRIBUTOR_PORT): Input should be … (got '99999')`.
 
-    `flags` maps a settings field to the command-line option that sets it (without dashes, as
-    argparse's `dest`: `stall_timeout` is shown as `--stall-timeout`).
+    `settings_type` is the pydantic-settings class that raised (its `env_prefix` names the
+    variables). `options` maps each command-line option (argparse's `dest`, without dashes:
+    `stall_timeout` is shown as `--stall-timeout`) to the settings field it sets.
     """
-    flags = flags or {}
+    env_prefix = str(settings_type.model_config.get("env_prefix", ""))
+    flags = {field: option for option, field in options.items()}
     problems: list[str] = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"])

@@ -70,12 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = SeederSettings(**overrides)
     except ValidationError as exc:
-        prefix = str(SeederSettings.model_config.get("env_prefix", ""))
-        fields = {field: flag for flag, field in FLAGS.items()}
-        print(
-            f"seeder: {describe_settings_error(exc, env_prefix=prefix, flags=fields)}",
-            file=sys.stderr,
-        )
+        print(f"seeder: {describe_settings_error(exc, SeederSettings, FLAGS)}", file=sys.stderr)
         return 2
     try:
         return run_seeder(settings)

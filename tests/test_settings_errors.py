@@ -33,7 +33,7 @@ def _describe(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError) as caught:
         DemoSettings()
-    return describe_settings_error(caught.value, env_prefix="DEMO_", flags={"key": "key_file"})
+    return describe_settings_error(caught.value, DemoSettings, {"key_file": "key"})
 
 
 def test_each_problem_names_its_flag_or_variable_and_the_value(monkeypatch) -> None:
