@@ -38,6 +38,9 @@ class DownloadReport:
     bytes_from_peers: int
     bytes_from_web_seeds: int
     """Over HTTP: from the torrent's web seeds and by `read_range` (tail fetches)."""
+    redundant_bytes: int
+    """Of the bytes above, those received twice: peers plus web seeds minus this is what was
+    new (less any pieces that failed their hash check)."""
     hash_failures: int
     seconds: float
     total_bytes: int
@@ -131,6 +134,7 @@ def download_file(
     return DownloadReport(
         bytes_from_peers=sum(s.bytes_from_peers for s in joins),
         bytes_from_web_seeds=sum(s.bytes_from_web_seeds for s in joins) + tail.bytes_fetched,
+        redundant_bytes=sum(s.redundant_bytes for s in joins),
         hash_failures=sum(s.hash_failures for s in joins),
         seconds=time.monotonic() - started,
         total_bytes=status.total_wanted,

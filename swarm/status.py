@@ -31,6 +31,9 @@ class TorrentStatus:
     total_done: int
     bytes_from_peers: int
     bytes_from_web_seeds: int
+    redundant_bytes: int
+    """Of the bytes from peers and web seeds, those received more than once (libtorrent
+    re-requests a block after a timeout, or one skipped by a reply out of request order)."""
     uploaded_bytes: int
     num_peers: int
     num_seeds: int

@@ -110,6 +110,7 @@ class SwarmTorrent:
             total_done=int(st.total_wanted_done),
             bytes_from_peers=from_peers,
             bytes_from_web_seeds=from_web_seeds,
+            redundant_bytes=int(st.total_redundant_bytes),
             uploaded_bytes=int(st.total_payload_upload),
             num_peers=int(st.num_peers),
             num_seeds=int(st.num_seeds),

@@ -124,6 +124,7 @@ def downloading_status(
         total_done=total_done,
         bytes_from_peers=0,
         bytes_from_web_seeds=0,
+        redundant_bytes=0,
         uploaded_bytes=0,
         num_peers=num_peers,
         num_seeds=min(num_peers, 1),

@@ -48,7 +48,8 @@ def test_colocated_seeder_picks_up_a_new_version_and_serves_it(
         )
         assert time.monotonic() - published < 12
         assert sha256_file(target) == digest
-        assert report.bytes_from_peers == SIZE and report.bytes_from_web_seeds == 0
+        assert report.bytes_from_peers - report.redundant_bytes == SIZE
+        assert report.bytes_from_web_seeds == 0
         # Seeding in place: the seeder made no copy of the blob.
         assert not (distributor.data_dir / "seeder").exists()
         time.sleep(2)
@@ -74,7 +75,10 @@ def test_remote_seeder_downloads_verifies_then_seeds(
         target = tmp_path / "out.partial"
         report = download_from_seeder(torrent, target, "127.0.0.23", port, 24, deadline_seconds=30)
         assert sha256_file(target) == digest
-        assert report.bytes_from_peers == SIZE
+        # Not `==`: the seeder is still downloading when the host joins it. Its replies can come
+        # out of request order (libtorrent then asks again), and a rejoin fetches partial pieces
+        # again. Neither counts as new bytes; all of them came from the seeder.
+        assert report.bytes_from_peers >= SIZE and report.bytes_from_web_seeds == 0
     copy = own / "blobs" / "sha256" / digest[:2] / digest
     assert sha256_file(copy) == digest
     assert "downloading debian@2 through the swarm" in log.read_text()
