@@ -47,6 +47,7 @@ class DistributorSettings(BaseSettings):
     tracker_numwant_default: int = Field(default=50, ge=0)
     tracker_numwant_max: int = Field(default=200, ge=1)
     tracker_max_peers_per_swarm: int = Field(default=100_000, ge=1)
+    tracker_max_peers_per_address: int = Field(default=64, ge=1)
     tracker_ip_override_networks: list[str] = Field(default=["127.0.0.0/8", "::1/128"])
     tracker_catalog_refresh_min_seconds: float = Field(default=1.0, ge=0)
     seeder_report_stale_seconds: float = Field(default=60.0, gt=0)

@@ -150,3 +150,33 @@ def test_a_full_swarm_refuses_new_peers(clock: Clock) -> None:
     announce(registry, peer(1))  # known peers still re-announce
     with pytest.raises(TrackerFailure, match="swarm is full"):
         announce(registry, peer(3))
+
+
+def test_a_known_peer_id_from_another_address_neither_moves_nor_removes_the_peer(
+    registry: SwarmRegistry,
+) -> None:
+    victim = PeerAddress(b"-LT2010-victimvictim", "10.0.0.1", 6881)
+    forged = PeerAddress(victim.peer_id, "198.51.100.66", 6666)
+    announce(registry, victim)
+    announce(registry, forged)
+    announce(registry, forged, event="stopped")
+    watcher = announce(registry, peer(9, "10.0.0.9"))
+    assert watcher.peers == [victim]
+    assert watcher.stats.leechers == 2
+    announce(registry, victim, event="stopped")  # its own address still can
+    assert announce(registry, peer(9, "10.0.0.9")).peers == []
+
+
+def test_one_address_holds_a_bounded_number_of_peers_per_swarm(clock: Clock) -> None:
+    registry = SwarmRegistry(peer_ttl_seconds=30, max_peers_per_address=3, clock=clock)
+    for n in range(3):
+        announce(registry, peer(n, "10.0.0.7"))
+    announce(registry, peer(0, "10.0.0.7"))  # known peers still re-announce
+    with pytest.raises(TrackerFailure, match="too many peers from this address"):
+        announce(registry, peer(3, "10.0.0.7"))
+    assert announce(registry, peer(4, "10.0.0.8")).stats.leechers == 4  # other addresses join
+    announce(registry, peer(1, "10.0.0.7"), event="stopped")
+    announce(registry, peer(3, "10.0.0.7"))  # a freed place can be taken
+    clock.now += 31
+    for n in range(5, 8):  # expired peers free theirs
+        announce(registry, peer(n, "10.0.0.7"))

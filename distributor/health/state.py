@@ -36,6 +36,7 @@ def tracker_config(settings: DistributorSettings) -> TrackerConfig:
         numwant_default=settings.tracker_numwant_default,
         numwant_max=settings.tracker_numwant_max,
         max_peers_per_swarm=settings.tracker_max_peers_per_swarm,
+        max_peers_per_address=settings.tracker_max_peers_per_address,
         ip_override_networks=tuple(settings.tracker_ip_override_networks),
         catalog_refresh_min_seconds=settings.tracker_catalog_refresh_min_seconds,
     )

@@ -12,6 +12,8 @@ class TrackerConfig:
     `numwant` above `numwant_max` is clamped (not refused); absent, it is `numwant_default`.
     The `ip` parameter is honoured only from a client in `ip_override_networks` (a trusted proxy
     or loopback test harness); anyone else is seen at the address it connects from.
+    `max_peers_per_address` bounds one address's peers per swarm (hosts behind one NAT share an
+    address; made-up peer ids from one host must not fill `max_peers_per_swarm`).
     """
 
     interval_seconds: int = 60
@@ -20,6 +22,7 @@ class TrackerConfig:
     numwant_default: int = 50
     numwant_max: int = 200
     max_peers_per_swarm: int = 100_000
+    max_peers_per_address: int = 64
     scrape_max_swarms: int = 1000
     ip_override_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     catalog_refresh_min_seconds: float = 1.0

@@ -1,18 +1,22 @@
 """The swarms' peers and counters, in memory in the server process.
 
 A restart forgets every peer; they come back within one announce interval. Counters (completed,
-uploaded/downloaded totals) count from the server's start. Peers are keyed by `peer_id` within a
-swarm; a peer that misses announces for `peer_ttl_seconds` is dropped (checked lazily on each
-announce to its swarm and on every `stats` read). Uploaded/downloaded totals add each peer's
-*increase* since its previous announce, so re-announces never double count; a counter that went
-down (the client restarted) counts from zero again. A peer dropped by expiry and coming back is
-a new peer (its counters count again; state it rather than keep ghosts). A `stopped` from a peer
-the swarm does not hold (expired, or the second hash of a hybrid torrent, which libtorrent
+uploaded/downloaded totals) count from the server's start. Peers are keyed by `peer_id` AND the
+address the announce came from: peer ids are public (non-compact answers carry them), so another
+host announcing a known id, even `stopped`, gets an entry of its own and never moves or removes the
+first. One address holds at most `max_peers_per_address` peers per swarm, so one host cannot fill a
+swarm with made-up ids. A peer that misses announces for `peer_ttl_seconds` is dropped (checked
+lazily on each announce to its swarm and on every `stats` read). Uploaded/downloaded totals add
+each peer's *increase* since its previous announce, so re-announces never double count; a counter
+that went down (the client restarted) counts from zero again. A peer dropped by expiry and coming
+back is a new peer (its counters count again; state it rather than keep ghosts). A `stopped` from a
+peer the swarm does not hold (expired, or the second hash of a hybrid torrent, which libtorrent
 announces separately) counts nothing.
 
 Not responsible for which hashes exist (`torrent_index`), for parsing, or for what a hand-out
 prefers: callers pass `rank`. Thread-safe (one lock). Error contract: `TrackerFailure(SWARM_FULL)`
-when a new peer would exceed `max_peers_per_swarm`; nothing else.
+when a new peer would exceed `max_peers_per_swarm`, `TrackerFailure(ADDRESS_FULL)` when it would
+exceed `max_peers_per_address`; nothing else.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -64,12 +69,28 @@ class SwarmStats:
     downloaded_bytes: int = 0
 
 
+PeerKey = tuple[bytes, str]
+"""(peer_id, ip): who a peer is within a swarm."""
+
+
 @dataclass
 class _Swarm:
-    peers: dict[bytes, Peer] = field(default_factory=dict)
+    peers: dict[PeerKey, Peer] = field(default_factory=dict)
+    per_address: Counter[str] = field(default_factory=Counter)
     completed: int = 0
     uploaded: int = 0
     downloaded: int = 0
+
+    def add(self, key: PeerKey, peer: Peer) -> None:
+        if key not in self.peers:
+            self.per_address[key[1]] += 1
+        self.peers[key] = peer
+
+    def remove(self, key: PeerKey) -> None:
+        if self.peers.pop(key, None) is not None:
+            self.per_address[key[1]] -= 1
+            if not self.per_address[key[1]]:
+                del self.per_address[key[1]]
 
     def stats(self) -> SwarmStats:
         seeders = sum(1 for peer in self.peers.values() if peer.complete)
@@ -102,20 +123,22 @@ class SwarmRegistry:
         *,
         peer_ttl_seconds: float,
         max_peers_per_swarm: int = 100_000,
+        max_peers_per_address: int = 64,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._ttl = peer_ttl_seconds
         self._max_peers = max_peers_per_swarm
+        self._max_per_address = max_peers_per_address
         self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._swarms: dict[bytes, _Swarm] = {}
 
     def _expire(self, swarm: _Swarm, now: float) -> None:
-        stale = [pid for pid, peer in swarm.peers.items() if now - peer.last_seen > self._ttl]
-        for peer_id in stale:
-            del swarm.peers[peer_id]
+        stale = [key for key, peer in swarm.peers.items() if now - peer.last_seen > self._ttl]
+        for key in stale:
+            swarm.remove(key)
 
     def announce(
         self,
@@ -133,13 +156,16 @@ class SwarmRegistry:
             now = self._clock()
             swarm = self._swarms.setdefault(swarm_key, _Swarm())
             self._expire(swarm, now)
-            peer = swarm.peers.get(address.peer_id)
+            key = (address.peer_id, address.ip)
+            peer = swarm.peers.get(key)
             if peer is None and event == "stopped":
                 # Gone already (expired, or a hybrid's second hash): no baseline, count nothing.
                 return Announced(swarm.stats(), [])
             if peer is None:
                 if len(swarm.peers) >= self._max_peers:
                     raise TrackerFailure(errors.SWARM_FULL)
+                if swarm.per_address[address.ip] >= self._max_per_address:
+                    raise TrackerFailure(errors.ADDRESS_FULL)
                 peer = Peer(address, left, 0, 0, now)
             swarm.uploaded += _increase(uploaded, peer.uploaded)
             swarm.downloaded += _increase(downloaded, peer.downloaded)
@@ -149,9 +175,9 @@ class SwarmRegistry:
                 swarm.completed += 1
                 peer.completed_counted = True
             if event == "stopped":
-                swarm.peers.pop(address.peer_id, None)
+                swarm.remove(key)
                 return Announced(swarm.stats(), [])
-            swarm.peers[address.peer_id] = peer
+            swarm.add(key, peer)
             chosen = self._choose(swarm, peer, numwant, rank)
             return Announced(swarm.stats(), chosen)
 

@@ -69,6 +69,7 @@ class Tracker:
         self.registry = SwarmRegistry(
             peer_ttl_seconds=self.config.peer_ttl_seconds,
             max_peers_per_swarm=self.config.max_peers_per_swarm,
+            max_peers_per_address=self.config.max_peers_per_address,
             clock=clock,
             rng=rng,
         )
