@@ -44,10 +44,12 @@ def _hex(value: str | None, length: int, what: str) -> str | None:
 
 
 class SeederTorrentStats(_Report):
-    """One torrent a seeder holds: which version, its hashes, and cumulative counters."""
+    """One torrent a seeder holds: which version (its image, or with `patch_from` its patch from
+    that version), its hashes, and cumulative counters."""
 
     name: ImageName
     version: ImageVersion
+    patch_from: ImageVersion | None = None
     info_hash_v1: str | None = None
     info_hash_v2: str | None = None
     uploaded_bytes: ByteCount = 0

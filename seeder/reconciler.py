@@ -1,4 +1,5 @@
-"""`Reconciler`: make the swarm session seed exactly the versions the distributor lists."""
+"""`Reconciler`: make the swarm session seed exactly the versions the distributor lists, each
+version's image and its patches."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from image_format.content_paths import blob_relpath
 from image_format.manifest import Manifest
 from seeder.catalog_client import CatalogClient, CatalogUnavailable
+from seeder.seed_targets import SeedKey, SeedTarget, VersionKey, seed_targets
 from seeder.settings import SeederSettings
 from swarm.download import download_file
 from swarm.errors import SwarmError
@@ -22,15 +24,15 @@ from swarm.torrent import SwarmTorrent
 
 log = logging.getLogger(__name__)
 
-VersionKey = tuple[str, str]
 RETRY_AFTER_SECONDS = 30.0
 NO_TORRENT_RECHECK_SECONDS = 60.0
 
 
 @dataclass
 class Seeding:
-    """One version this seeder serves: its manifest, torrent and the file it seeds from."""
+    """One file this seeder serves: what it is, its torrent and the file it seeds from."""
 
+    target: SeedTarget
     manifest: Manifest
     torrent: SwarmTorrent
     data_file: Path
@@ -39,15 +41,19 @@ class Seeding:
 class Reconciler:
     """Compares the distributor's listing with what the session seeds, and closes the gap.
 
-    A version whose blob is already at `DATA/blobs/<blob_relpath>` with the right size (the
+    Each listed version's signed manifest names what to seed: the image's torrent and each
+    patch's (`deltas[].torrent`), so that a release reaches many hosts through the swarm as
+    patches too. A file already at `DATA/blobs/<blob_relpath>` with the right size (the
     distributor's own data dir, or a copy this seeder verified earlier) is seeded in place in seed
-    mode (no full re-hash). Otherwise the version is downloaded through the swarm (its web seeds
-    make that work with no peers) on a background thread, its whole-file sha256 checked, moved
-    into place and then seeded. Versions no longer listed stop being seeded (files are kept).
+    mode (no full re-hash). Otherwise it is downloaded through the swarm (its web seeds make that
+    work with no peers) on a background thread, its whole-file sha256 checked, moved into place
+    and then seeded. Versions no longer listed stop being seeded, image and patches (files are
+    kept).
 
     Not responsible for the poll loop, reports or signals (`seeder.daemon`). Error contract:
     `reconcile()` raises `CatalogUnavailable` when the listing cannot be read; problems with one
-    version (refused manifest, failed download) are logged and retried later, never raised.
+    version or file (refused manifest, failed download) are logged and retried later, never
+    raised.
     """
 
     def __init__(
@@ -57,64 +63,90 @@ class Reconciler:
         self._client = client
         self._session = session
         self._lock = threading.Lock()
-        self._seeding: dict[VersionKey, Seeding] = {}
-        self._fetching: dict[VersionKey, Future[None]] = {}
-        self._retry_at: dict[VersionKey, float] = {}
+        self._manifests: dict[VersionKey, Manifest] = {}
+        self._seeding: dict[SeedKey, Seeding] = {}
+        self._fetching: dict[SeedKey, Future[None]] = {}
+        self._retry_at: dict[VersionKey | SeedKey, float] = {}
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seeder-fetch")
 
-    def seeding(self) -> list[tuple[VersionKey, Seeding]]:
+    def seeding(self) -> list[Seeding]:
         with self._lock:
-            return list(self._seeding.items())
+            return list(self._seeding.values())
 
     def reconcile(self) -> None:
         listed = set(self._client.versions())
         with self._lock:
-            gone = [key for key in self._seeding if key not in listed]
+            gone = [key for key in self._seeding if key[:2] not in listed]
         for key in gone:
             self._drop(key)
+        for version in [v for v in self._manifests if v not in listed]:
+            del self._manifests[version]
         now = time.monotonic()
-        for key in sorted(listed):
-            with self._lock:
-                busy = key in self._seeding or key in self._fetching
-            if busy or self._retry_at.get(key, 0.0) > now:
+        for version in sorted(listed):
+            if self._retry_at.get(version, 0.0) > now:
                 continue
             try:
-                self._start(key)
-            except (CatalogUnavailable, SwarmError, OSError) as exc:
-                log.warning("cannot seed %s@%s yet: %s", *key, exc)
-                self._retry_at[key] = now + RETRY_AFTER_SECONDS
+                manifest = self._manifest(version)
+            except CatalogUnavailable as exc:
+                log.warning("cannot seed %s@%s yet: %s", *version, exc)
+                self._retry_at[version] = now + RETRY_AFTER_SECONDS
+                continue
+            for target in seed_targets(manifest):
+                self._consider(target, manifest, now)
 
     def close(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start(self, key: VersionKey) -> None:
-        manifest = self._client.manifest(*key)
-        if manifest.torrent is None:
-            self._retry_at[key] = time.monotonic() + NO_TORRENT_RECHECK_SECONDS
+    def _manifest(self, version: VersionKey) -> Manifest:
+        """The version's manifest, read once (a published version never changes); one without
+        any torrent is read again after `NO_TORRENT_RECHECK_SECONDS`."""
+        manifest = self._manifests.get(version)
+        if manifest is None:
+            manifest = self._client.manifest(*version)
+            if seed_targets(manifest):
+                self._manifests[version] = manifest
+            else:
+                self._retry_at[version] = time.monotonic() + NO_TORRENT_RECHECK_SECONDS
+        return manifest
+
+    def _consider(self, target: SeedTarget, manifest: Manifest, now: float) -> None:
+        key = target.key
+        with self._lock:
+            busy = key in self._seeding or key in self._fetching
+        if busy or self._retry_at.get(key, 0.0) > now:
             return
-        torrent = self._client.torrent(manifest.torrent.sha256)
-        blob = self._settings.blob_root / blob_relpath(manifest.sha256)
-        if _has_size(blob, manifest.size):
-            self._seed(key, manifest, torrent, blob)
+        try:
+            self._start(target, manifest)
+        except (CatalogUnavailable, SwarmError, OSError) as exc:
+            log.warning("cannot seed %s yet: %s", target.label, exc)
+            self._retry_at[key] = now + RETRY_AFTER_SECONDS
+
+    def _start(self, target: SeedTarget, manifest: Manifest) -> None:
+        torrent = self._client.torrent(target.torrent_sha256)
+        blob = self._settings.blob_root / blob_relpath(target.sha256)
+        if _has_size(blob, target.size):
+            self._seed(target, manifest, torrent, blob)
             return
         with self._lock:
-            self._fetching[key] = self._pool.submit(self._fetch, key, manifest, torrent, blob)
+            self._fetching[target.key] = self._pool.submit(
+                self._fetch, target, manifest, torrent, blob
+            )
 
-    def _seed(self, key: VersionKey, manifest: Manifest, torrent: bytes, blob: Path) -> None:
+    def _seed(self, target: SeedTarget, manifest: Manifest, torrent: bytes, blob: Path) -> None:
         handle = self._session.add_seed(torrent, blob, seed_mode=True)
         with self._lock:
-            self._seeding[key] = Seeding(manifest, handle, blob)
-        log.info("seeding %s@%s from %s", *key, blob)
+            self._seeding[target.key] = Seeding(target, manifest, handle, blob)
+        log.info("seeding %s from %s", target.label, blob)
 
-    def _fetch(self, key: VersionKey, manifest: Manifest, torrent: bytes, blob: Path) -> None:
+    def _fetch(self, target: SeedTarget, manifest: Manifest, torrent: bytes, blob: Path) -> None:
         work = self._settings.work_dir
-        partial = work / f"{manifest.sha256}.partial"
-        resume = work / f"{manifest.sha256}.resume"
+        partial = work / f"{target.sha256}.partial"
+        resume = work / f"{target.sha256}.resume"
         try:
             work.mkdir(parents=True, exist_ok=True)
-            log.info("downloading %s@%s through the swarm", *key)
+            log.info("downloading %s through the swarm", target.label)
             download_file(
                 self._session,
                 torrent,
@@ -124,29 +156,29 @@ class Reconciler:
                 should_stop=self._stop.is_set,
             )
             actual = _sha256(partial)
-            if actual != manifest.sha256:
+            if actual != target.sha256:
                 partial.unlink(missing_ok=True)
                 resume.unlink(missing_ok=True)
-                raise SwarmError(f"downloaded content has sha256 {actual}, not {manifest.sha256}")
+                raise SwarmError(f"downloaded content has sha256 {actual}, not {target.sha256}")
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, blob)
             resume.unlink(missing_ok=True)
             if not self._stop.is_set():
-                self._seed(key, manifest, torrent, blob)
+                self._seed(target, manifest, torrent, blob)
         except (SwarmError, OSError) as exc:
             if not self._stop.is_set():
-                log.warning("download of %s@%s failed, will retry: %s", *key, exc)
-            self._retry_at[key] = time.monotonic() + RETRY_AFTER_SECONDS
+                log.warning("download of %s failed, will retry: %s", target.label, exc)
+            self._retry_at[target.key] = time.monotonic() + RETRY_AFTER_SECONDS
         finally:
             with self._lock:
-                self._fetching.pop(key, None)
+                self._fetching.pop(target.key, None)
 
-    def _drop(self, key: VersionKey) -> None:
+    def _drop(self, key: SeedKey) -> None:
         with self._lock:
             seeding = self._seeding.pop(key, None)
         if seeding is not None:
             self._session.remove(seeding.torrent)
-            log.info("stopped seeding %s@%s (no longer listed)", *key)
+            log.info("stopped seeding %s (no longer listed)", seeding.target.label)
 
 
 def _has_size(path: Path, size: int) -> bool:

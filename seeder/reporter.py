@@ -41,12 +41,13 @@ class Reporter:
 
     def build(self, listen_address: str) -> SeederReport:
         torrents = []
-        for (name, version), seeding in self._reconciler.seeding():
+        for seeding in self._reconciler.seeding():
             status = seeding.torrent.status()
             torrents.append(
                 SeederTorrentStats(
-                    name=name,
-                    version=version,
+                    name=seeding.target.name,
+                    version=seeding.target.version,
+                    patch_from=seeding.target.patch_from,
                     info_hash_v1=status.info_hash_v1,
                     info_hash_v2=status.info_hash_v2,
                     uploaded_bytes=status.uploaded_bytes,

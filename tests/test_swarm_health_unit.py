@@ -1,4 +1,5 @@
-"""Swarm health pieces without a server: report schemas, seeder registry, fetch totals, summary."""
+"""Swarm health pieces without a server: report schemas, seeder registry, fetch totals, summary,
+the dashboard's patch rows."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from pydantic import ValidationError
 
 from distributor.catalog.sqlite import SqliteCatalog
 from distributor.content.origin_stats import OriginStats
+from distributor.health.dashboard import render_dashboard
 from distributor.health.fetch_reports import FetchReportLog
+from distributor.health.models import PatchHealth, SwarmHealth, TrackerCounts, VersionHealth
 from distributor.health.seeders import SeederRegistry
 from distributor.health.state import build_swarm_state
 from distributor.health.summary import swarm_health
 from distributor.settings import DistributorSettings
 from image_format.swarm_reports import FetchReport, SeederReport
+from tests.test_swarm_health_dashboard import MetricCells
 from tests.test_tracker_index import record, ref
 
 
@@ -144,3 +148,35 @@ def test_summary_joins_tracker_origin_seeders_and_hosts(tmp_path: Path) -> None:
     ]
     assert version.fetches.by_method == {"swarm": {"ok": 1, "failed": 0}}
     assert [s.endpoint for s in health.seeders] == ["10.0.0.9:7000"]
+
+
+def test_the_dashboard_shows_each_patch_swarm_in_its_version() -> None:
+    patch = PatchHealth(
+        from_version="1",
+        sha256="d" * 64,
+        size=4096,
+        tracker=TrackerCounts(seeders=2, leechers=3, completed=4),
+        origin_bytes_sent=512,
+    )
+    version = VersionHealth(
+        name="img", version="2", sha256="e" * 64, size=1 << 20, tracker=TrackerCounts(seeders=7)
+    )
+    health = SwarmHealth(
+        generated="2026-01-01T00:00:00Z",
+        tracker_interval_seconds=60,
+        seeder_stale_after_seconds=60,
+        versions=[version.model_copy(update={"patches": [patch]})],
+        seeders=[],
+    )
+    page = render_dashboard(health)
+    cells = MetricCells()
+    cells.feed(page)
+    shown = {metric: value for (ref, metric), value in cells.values.items() if ref == "img@2"}
+    assert shown["seeders"] == "7"
+    assert (shown["patch-seeders"], shown["patch-leechers"], shown["patch-completed"]) == (
+        "2",
+        "3",
+        "4",
+    )
+    assert (shown["patch-size"], shown["patch-bytes-from-origin"]) == ("4096", "512")
+    assert 'data-patch-from="1"' in page

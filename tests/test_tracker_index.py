@@ -9,7 +9,7 @@ import pytest
 from distributor.catalog.base import VersionRecord
 from distributor.catalog.sqlite import SqliteCatalog
 from distributor.tracker.torrent_index import CatalogTorrentIndex, TorrentIndex
-from image_format.manifest import Manifest, TorrentRef
+from image_format.manifest import DeltaRef, Manifest, TorrentRef
 from image_format.signing import SigningKey, sign_manifest
 
 KEY = SigningKey.generate()
@@ -22,7 +22,12 @@ class Clock:
         return self.now
 
 
-def record(version: str, torrent: TorrentRef | None, name: str = "img") -> VersionRecord:
+def record(
+    version: str,
+    torrent: TorrentRef | None,
+    name: str = "img",
+    deltas: tuple[DeltaRef, ...] = (),
+) -> VersionRecord:
     digest = (version.encode().hex() * 64)[:64]
     manifest = Manifest(
         name=name,
@@ -31,6 +36,7 @@ def record(version: str, torrent: TorrentRef | None, name: str = "img") -> Versi
         sha256=digest,
         created="2026-01-01T00:00:00Z",
         torrent=torrent,
+        deltas=list(deltas),
     )
     return VersionRecord(
         name, version, "image", digest, 1, manifest.created, sign_manifest(manifest, KEY)
@@ -98,3 +104,25 @@ def test_versions_sharing_a_torrent_share_a_swarm() -> None:
     )
     assert late_v1.entries()[0].swarm == bytes.fromhex("01" * 20)  # the v1 hash keys the swarm
     assert set(entry.hashes) == {bytes.fromhex("01" * 20), bytes.fromhex("02" * 20)}
+
+
+def patch(base: str, torrent: TorrentRef | None) -> DeltaRef:
+    return DeltaRef(
+        from_version=base, from_sha256="a" * 64, sha256="d" * 64, size=10, torrent=torrent
+    )
+
+
+def test_each_patch_with_a_torrent_has_a_swarm_of_its_own(catalog: SqliteCatalog) -> None:
+    deltas = (patch("1", ref("a1" * 20, "b1" * 32)), patch("0", None), patch("2", ref("a2" * 20)))
+    catalog.add_version(record("3", ref("33" * 20), deltas=deltas))
+    index = CatalogTorrentIndex(catalog)
+    from_1 = index.lookup(bytes.fromhex("b1" * 20))
+    assert from_1 is not None and from_1 == index.lookup(bytes.fromhex("a1" * 20))
+    assert from_1.patches == (("img", "3", "1"),) and from_1.versions == ()
+    assert index.for_patch("img", "3", "1") == from_1
+    assert index.for_patch("img", "3", "0") is None
+    from_2 = index.for_patch("img", "3", "2")
+    assert from_2 is not None and from_2.swarm == bytes.fromhex("a2" * 20)
+    image = index.for_version("img", "3")
+    assert image is not None and image.swarm == bytes.fromhex("33" * 20) and image.patches == ()
+    assert len(index.entries()) == 3

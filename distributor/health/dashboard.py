@@ -2,8 +2,8 @@
 
 It refreshes itself (`<meta http-equiv="refresh">`). Every number sits in an element with a
 stable `data-metric` attribute inside a table with `data-version="NAME@VERSION"` (seeder rows also
-carry `data-seeder`), so tests and scripts can read it. Pure: renders a `SwarmHealth`, raises
-nothing; every text is HTML-escaped.
+carry `data-seeder`, patch rows `data-patch-from`), so tests and scripts can read it. Pure:
+renders a `SwarmHealth`, raises nothing; every text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -69,7 +69,30 @@ def _version_table(v: VersionHealth) -> str:
     return (
         f'<section data-version="{ref}"><h2>{ref}</h2>'
         f"<p>sha256 <code>{escape(v.sha256)}</code>, {v.size} bytes</p>"
-        f'<table data-version="{ref}">{"".join(rows)}</table>{seeders}</section>'
+        f'<table data-version="{ref}">{"".join(rows)}</table>{seeders}{_patch_table(v)}</section>'
+    )
+
+
+def _patch_table(v: VersionHealth) -> str:
+    """One row per patch of the version that has a swarm (`data-patch-from` = base version)."""
+    if not v.patches:
+        return ""
+    rows = [
+        f'<tr data-patch-from="{escape(p.from_version)}"><th>from {escape(p.from_version)}</th>'
+        + _num("patch-size", p.size)
+        + _num("patch-seeders", p.tracker.seeders)
+        + _num("patch-leechers", p.tracker.leechers)
+        + _num("patch-completed", p.tracker.completed)
+        + _num("patch-bytes-from-origin", p.origin_bytes_sent)
+        + _num("patch-seeder-uploaded", sum(s.uploaded_bytes for s in p.seeders))
+        + "</tr>"
+        for p in v.patches
+    ]
+    return (
+        "<table><tr><th>patch</th><th>bytes</th><th>seeders</th><th>leechers</th>"
+        "<th>completed</th><th>bytes from the origin</th><th>seeders' uploads</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
 
 

@@ -3,7 +3,8 @@
 Byte counts are since the server started (counters live in memory). Sources of each number:
 `tracker` from announces, `origin_*` from the origin's own counters for the image blob (plain
 HTTP and web-seed requests alike), `fetches` from hosts' fetch reports, `seeders` from the
-seeders' latest reports.
+seeders' latest reports. `patches` gives each of the version's delta patches that has a torrent
+the same tracker, origin and seeder numbers for its own swarm.
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ class SeederTorrentHealth(BaseModel):
     hash_failures: int
 
 
+class PatchHealth(BaseModel):
+    """One patch of the version (from `from_version`): its own swarm, the origin's bytes for the
+    patch blob, and each seeder's numbers for the patch's torrent."""
+
+    from_version: str
+    sha256: str
+    size: int
+    info_hash_v1: str | None = None
+    info_hash_v2: str | None = None
+    tracker: TrackerCounts
+    origin_bytes_sent: int = 0
+    origin_requests: int = 0
+    seeders: list[SeederTorrentHealth] = Field(default_factory=list)
+
+
 class VersionHealth(BaseModel):
     name: str
     version: str
@@ -61,6 +77,7 @@ class VersionHealth(BaseModel):
     hash_failures: int = 0
     seeders: list[SeederTorrentHealth] = Field(default_factory=list)
     fetches: FetchOutcomes = Field(default_factory=FetchOutcomes)
+    patches: list[PatchHealth] = Field(default_factory=list)
 
 
 class SeederHealth(BaseModel):

@@ -14,6 +14,7 @@ from distributor.content.origin_stats import OriginStats
 from distributor.health.fetch_reports import FetchTotals
 from distributor.health.models import (
     FetchOutcomes,
+    PatchHealth,
     SeederHealth,
     SeederTorrentHealth,
     SwarmHealth,
@@ -22,7 +23,7 @@ from distributor.health.models import (
 )
 from distributor.health.seeders import SeenSeeder
 from distributor.health.state import SwarmState
-from distributor.tracker.torrent_index import torrent_ref_of
+from distributor.tracker.torrent_index import torrents_of
 from image_format.manifest import utc_timestamp
 
 
@@ -49,11 +50,15 @@ def _outcomes(totals: FetchTotals) -> FetchOutcomes:
     )
 
 
-def _seeder_rows(record: VersionRecord, seeders: list[SeenSeeder]) -> list[SeederTorrentHealth]:
+def _seeder_rows(
+    record: VersionRecord, seeders: list[SeenSeeder], patch_from: str | None = None
+) -> list[SeederTorrentHealth]:
+    """The seeders' rows for the version's image, or with `patch_from` for that patch."""
     rows = []
+    wanted = (record.name, record.version, patch_from)
     for seen in seeders:
         for torrent in seen.report.torrents:
-            if (torrent.name, torrent.version) == (record.name, record.version):
+            if (torrent.name, torrent.version, torrent.patch_from) == wanted:
                 rows.append(
                     SeederTorrentHealth(
                         seeder_id=seen.report.seeder_id,
@@ -67,6 +72,32 @@ def _seeder_rows(record: VersionRecord, seeders: list[SeenSeeder]) -> list[Seede
     return rows
 
 
+def _patches(
+    record: VersionRecord, swarm: SwarmState, origin: OriginStats, seeders: list[SeenSeeder]
+) -> list[PatchHealth]:
+    patches = []
+    for delta in torrents_of(record).deltas:
+        if delta.torrent is None:
+            continue
+        entry = swarm.tracker.torrents.for_patch(record.name, record.version, delta.from_version)
+        counts = TrackerCounts(**vars(swarm.tracker.stats(entry))) if entry else TrackerCounts()
+        blob = origin.get(delta.sha256)
+        patches.append(
+            PatchHealth(
+                from_version=delta.from_version,
+                sha256=delta.sha256,
+                size=delta.size,
+                info_hash_v1=delta.torrent.info_hash_v1,
+                info_hash_v2=delta.torrent.info_hash_v2,
+                tracker=counts,
+                origin_bytes_sent=blob.bytes_sent,
+                origin_requests=blob.requests,
+                seeders=_seeder_rows(record, seeders, delta.from_version),
+            )
+        )
+    return patches
+
+
 def _version(
     record: VersionRecord, swarm: SwarmState, origin: OriginStats, seeders: list[SeenSeeder]
 ) -> VersionHealth:
@@ -75,7 +106,7 @@ def _version(
     if entry is not None:
         stats = swarm.tracker.stats(entry)
         counts = TrackerCounts(**vars(stats))
-    ref = torrent_ref_of(record)
+    ref = torrents_of(record).image
     blob = origin.get(record.sha256)
     fetches = _outcomes(swarm.fetch_reports.totals(record.name, record.version))
     seeder_rows = _seeder_rows(record, seeders)
@@ -94,6 +125,7 @@ def _version(
         hash_failures=fetches.hash_failures + sum(row.hash_failures for row in seeder_rows),
         seeders=seeder_rows,
         fetches=fetches,
+        patches=_patches(record, swarm, origin, seeders),
     )
 
 
