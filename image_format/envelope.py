@@ -12,7 +12,11 @@ The signature covers `canonical_json_bytes(envelope["signed"])`. A public key is
 bytes. Private keys are PKCS#8 PEM files, created with mode 0600.
 
 Error contract: reading keys raises `KeyFormatError`; `verify_envelope` raises `ManifestMalformed`,
-`ManifestUnsigned` or `SignatureInvalid` and nothing else.
+`ManifestUnsigned` or `SignatureInvalid` and nothing else, whatever the bytes (they come from any
+mirror, unsigned). `ManifestMalformed` covers an envelope over `MAX_ENVELOPE_BYTES` or with more
+than `MAX_SIGNATURES` signatures; JSON that is invalid, nested too deep or holds a number Python
+will not read (an integer of more than 4300 digits); a `signed` document with no canonical bytes
+(NaN or Infinity, a lone surrogate).
 """
 
 from __future__ import annotations
@@ -39,10 +43,16 @@ from image_format.errors import (
 )
 
 PUBLIC_KEY_PREFIX = "ed25519:"
+MAX_ENVELOPE_BYTES = 4 << 20  # a manifest is a few KiB; the fetcher refuses larger responses too
+MAX_SIGNATURES = 32  # one per signing key; more would only make a hostile mirror cost CPU
 
 
 def canonical_json_bytes(document: Any) -> bytes:
-    """The bytes a signature covers: sorted keys, compact separators, UTF-8, no NaN."""
+    """The bytes a signature covers: sorted keys, compact separators, UTF-8, no NaN.
+
+    Raises ValueError for a document that has none (NaN or Infinity, a lone surrogate) and
+    RecursionError for one nested too deep; `verify_envelope` turns both into ManifestMalformed.
+    """
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
@@ -157,10 +167,14 @@ def sign_document(document: dict[str, Any], key: SigningKey) -> bytes:
 
 
 def _decode_envelope(data: bytes) -> tuple[dict[str, Any], list[Any]]:
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise ManifestMalformed(f"the manifest is larger than {MAX_ENVELOPE_BYTES} bytes")
     try:
         envelope = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer too long to read
         raise ManifestMalformed(f"the manifest is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestMalformed("the manifest's JSON is nested too deeply") from exc
     if not isinstance(envelope, dict) or not isinstance(envelope.get("signed"), dict):
         raise ManifestMalformed("the manifest has no 'signed' object")
     signatures = envelope.get("signatures")
@@ -168,23 +182,49 @@ def _decode_envelope(data: bytes) -> tuple[dict[str, Any], list[Any]]:
         raise ManifestUnsigned("the manifest carries no signature")
     if not isinstance(signatures, list):
         raise ManifestMalformed("'signatures' is not a list")
+    if len(signatures) > MAX_SIGNATURES:
+        raise ManifestMalformed(f"the manifest carries more than {MAX_SIGNATURES} signatures")
     return envelope["signed"], signatures
 
 
+def _signed_bytes(document: dict[str, Any]) -> bytes:
+    """`canonical_json_bytes(document)`, or ManifestMalformed when it has none."""
+    try:
+        return canonical_json_bytes(document)
+    except ValueError as exc:  # NaN/Infinity; UnicodeEncodeError for a lone surrogate
+        raise ManifestMalformed(f"the signed document has no canonical JSON form: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestMalformed("the signed document is nested too deeply") from exc
+
+
+def _signature(entry: object) -> tuple[str, bytes] | None:
+    """(key id, raw signature) of one `signatures` entry, or None when it is not one."""
+    if not isinstance(entry, dict):
+        return None
+    keyid, sig = entry.get("keyid"), entry.get("sig")
+    if not isinstance(keyid, str) or not isinstance(sig, str):
+        return None
+    try:
+        return keyid, base64.b64decode(sig, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def verify_envelope(data: bytes, keys: Sequence[PublicKey]) -> dict[str, Any]:
-    """Check an envelope against the trusted keys; return the signed document."""
+    """Check an envelope against the trusted keys; return the signed document.
+
+    Raises `ManifestMalformed`, `ManifestUnsigned` or `SignatureInvalid` (see the module's error
+    contract), nothing else.
+    """
     document, signatures = _decode_envelope(data)
-    message = canonical_json_bytes(document)
+    message = _signed_bytes(document)
     by_id = {key.key_id: key for key in keys}
     for entry in signatures:
-        if not isinstance(entry, dict):
+        parsed = _signature(entry)
+        if parsed is None:
             continue
-        key = by_id.get(str(entry.get("keyid")))
-        try:
-            signature = base64.b64decode(str(entry.get("sig")), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if key is not None and key.verify(signature, message):
+        key = by_id.get(parsed[0])
+        if key is not None and key.verify(parsed[1], message):
             return document
     known = ", ".join(sorted(by_id)) or "none"
     raise SignatureInvalid(f"no signature verifies with a trusted key (trusted key ids: {known})")

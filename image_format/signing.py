@@ -32,11 +32,15 @@ def sign_manifest(manifest: Manifest, key: SigningKey) -> bytes:
 def verify_signed_manifest(
     data: bytes, keys: Sequence[PublicKey], *, now: datetime | None = None
 ) -> Manifest:
-    """Check an envelope against the trusted keys; return the manifest it signs."""
+    """Check an envelope against the trusted keys; return the manifest it signs.
+
+    Raises `ManifestMalformed` (also for any bytes that are not a well-formed envelope, see
+    `image_format.envelope`), `ManifestUnsigned`, `SignatureInvalid` or `ManifestExpired`.
+    """
     document = verify_envelope(data, keys)
     try:
         manifest = Manifest.model_validate(document)
-    except (ValidationError, ValueError) as exc:
+    except (ValidationError, ValueError, RecursionError) as exc:
         raise ManifestMalformed(f"the signed manifest has invalid fields: {exc}") from exc
     if manifest.expires is not None:
         moment = now or datetime.now(UTC)

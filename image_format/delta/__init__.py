@@ -12,6 +12,7 @@ from image_format.delta.errors import (
     DeltaError,
     DeltaInputChanged,
     DeltaResultMismatch,
+    DeltaTargetMismatch,
     DeltaUnsupported,
 )
 from image_format.delta.header import DeltaHeader, read_header
@@ -36,6 +37,7 @@ __all__ = [
     "DeltaInputChanged",
     "DeltaResultMismatch",
     "DeltaStats",
+    "DeltaTargetMismatch",
     "DeltaUnsupported",
     "apply_delta",
     "make_delta",

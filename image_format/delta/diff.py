@@ -2,13 +2,14 @@
 
 A block is ZERO, SAME (OLD's block at the same number), or COPY (the OLD block the previous
 match predicts, else any OLD block with the same hash, bytes compared). Blocks that match nothing
-collect into a run (contiguous, at most `MAX_PAYLOAD_BLOCKS`). A run is a DELTA when OLD explains
-it well: a zstd frame made with the OLD blocks around where the run is predicted to come from
-(the old version of a changed file sits right after the last block copied from it; without a
-prediction, the OLD blocks at the same place) as raw-content dictionary, kept when it is at
-most 1/`DELTA_ADVANTAGE` of the run compressed alone (both first tried at low levels). Every
-other run is LITERAL: its bytes go to the literal lane, one long zstd frame per section (new
-content compresses far better there than in small independent frames).
+collect into a run (contiguous, at most `records.payload_limit` blocks). A run is a DELTA when
+OLD explains it well: a zstd frame made with the OLD blocks around where the run is predicted to
+come from (the old version of a changed file sits right after the last block copied from it;
+without a prediction, the OLD blocks at the same place; at most `records.reference_limit`
+blocks) as raw-content dictionary, kept when it is at most 1/`DELTA_ADVANTAGE` of the run
+compressed alone (both first tried at low levels). Every other run is LITERAL: its bytes go to
+the literal lane, one long zstd frame per section (new content compresses far better there than
+in small independent frames).
 
 Not responsible for reading NEW or writing the patch. No errors of its own (OSError passes).
 """
@@ -20,14 +21,20 @@ import os
 import zstandard
 
 from image_format.delta.index import BlockIndex, block_hash
-from image_format.delta.records import COPY, MAX_PAYLOAD_BLOCKS, SAME, ZERO, RecordWriter
+from image_format.delta.records import (
+    COPY,
+    SAME,
+    ZERO,
+    RecordWriter,
+    payload_limit,
+    reference_limit,
+)
 
 REF_BEFORE_BLOCKS = 4
 REF_AFTER_BLOCKS = 8
 DELTA_ADVANTAGE = 3  # a DELTA frame must be this many times smaller than the run alone
 PROBE_LEVEL = 1  # zstd level of the run-alone estimate
 DELTA_PROBE_LEVEL = 3  # zstd level of the first DELTA try (the kept frame uses `level`)
-MAX_REF_BLOCKS = 1024
 
 
 class OldBlocks:
@@ -52,6 +59,8 @@ class Differ:
         self._index = index
         self._writer = writer
         self._level = level
+        self._run_limit = payload_limit(old.block_size)
+        self._ref_limit = reference_limit(old.block_size)
         self._predicted = -1  # the OLD block the last match suggests for the next NEW block
         self._run: list[bytes] = []
         self._run_first_prediction = -1
@@ -81,7 +90,7 @@ class Differ:
             self._run_first_prediction = predicted
         self._run.append(block)
         self._predicted = predicted + 1 if predicted >= 0 else -1
-        if len(self._run) >= MAX_PAYLOAD_BLOCKS:
+        if len(self._run) >= self._run_limit:
             self.flush()
 
     def _copy(self, source: int) -> None:
@@ -97,8 +106,9 @@ class Differ:
         self._run = []
         data = b"".join(run)
         if first >= 0:
-            start = max(0, first - REF_BEFORE_BLOCKS)
-            end = min(self._old.blocks, first + len(run) + REF_AFTER_BLOCKS, start + MAX_REF_BLOCKS)
+            limit = self._ref_limit  # large blocks: fewer blocks before the prediction
+            start = max(0, first - min(REF_BEFORE_BLOCKS, max(0, limit - len(run)) // 3))
+            end = min(self._old.blocks, first + len(run) + REF_AFTER_BLOCKS, start + limit)
             reference = self._old.read(start, end - start)
             probe = self._delta_frame(data, reference, min(self._level, DELTA_PROBE_LEVEL))
             alone = len(zstandard.ZstdCompressor(level=PROBE_LEVEL).compress(data))

@@ -23,7 +23,8 @@ class DeltaCorrupt(DeltaError):
 
 
 class DeltaUnsupported(DeltaError):
-    """The patch is of a format version or block size this code does not read."""
+    """The patch is of a format version, flags, block size or lane window log this code does
+    not read (`what` names the field, `value` its value)."""
 
     def __init__(self, what: str, value: int) -> None:
         super().__init__(f"unsupported delta patch {what}: {value}")
@@ -54,6 +55,23 @@ class DeltaResultMismatch(DeltaError):
         self.actual_sha256 = actual_sha256
         self.expected_size = expected_size
         self.actual_size = actual_size
+
+
+class DeltaTargetMismatch(DeltaError):
+    """The patch header promises another result (size or sha256) than the caller expects;
+    refused before anything was decoded or written."""
+
+    def __init__(
+        self, expected_sha256: str, header_sha256: str, expected_size: int, header_size: int
+    ) -> None:
+        super().__init__(
+            f"delta patch makes {header_size} bytes sha256 {header_sha256}, "
+            f"expected {expected_size} bytes sha256 {expected_sha256}"
+        )
+        self.expected_sha256 = expected_sha256
+        self.header_sha256 = header_sha256
+        self.expected_size = expected_size
+        self.header_size = header_size
 
 
 class DeltaInputChanged(DeltaError):

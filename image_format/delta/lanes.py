@@ -11,7 +11,8 @@ a section, and the next section's lane starts compressing at once.
 Not responsible for the records that say where lane bytes go (`records`) nor for the section
 framing (`sections`). Error contract: `LaneCompressor.finish` re-raises what failed on its
 thread (MemoryError, ZstdError); `LaneReader` raises `DeltaCorrupt` (via the `corrupt` callback)
-for a truncated, damaged, short or overlong lane, OSError from reading the patch.
+for a truncated, damaged, short or overlong lane or an unusable window log (every zstd error),
+OSError from reading the patch.
 """
 
 from __future__ import annotations
@@ -95,11 +96,13 @@ class LaneReader:
         self._patch = patch
         self._left = length
         self._corrupt = corrupt
-        self._decoder = (
-            zstandard.ZstdDecompressor(max_window_size=1 << dict_log).decompressobj()
-            if length
-            else None
-        )
+        self._decoder: zstandard.ZstdDecompressionObj | None = None
+        if length:
+            try:
+                decompressor = zstandard.ZstdDecompressor(max_window_size=1 << dict_log)
+            except zstandard.ZstdError as exc:  # the header's window log is checked: not expected
+                raise corrupt(f"literal lane window log {dict_log}: {exc}") from exc
+            self._decoder = decompressor.decompressobj()
         self._buffer = bytearray()  # decoded, not handed out yet
         self.read_bytes = 0  # patch bytes consumed so far
 

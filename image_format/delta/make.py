@@ -11,8 +11,10 @@ each at level 17), their queued input and compressed output (up to a section's l
 section's records, and one DELTA run with its reference (at most 1 + 4 MiB).
 
 Not responsible for deciding whether a patch is worth offering (the publisher does). Error
-contract: OSError from reading inputs or writing `out` passes through; `DeltaInputChanged` when a
-digest the caller gave does not match what was read (the patch written so far is then useless).
+contract: ValueError for a block size or window log no patch may have (checked before anything is
+read or written); OSError from reading inputs or writing `out` passes through;
+`DeltaInputChanged` when a digest the caller gave does not match what was read (the patch written
+so far is then useless).
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ from pathlib import Path
 
 from image_format.delta.diff import Differ, OldBlocks
 from image_format.delta.errors import DeltaInputChanged
-from image_format.delta.header import DeltaHeader
+from image_format.delta.header import (
+    MAX_BLOCK_SIZE,
+    MIN_BLOCK_SIZE,
+    DeltaHeader,
+    block_size_supported,
+)
 from image_format.delta.index import BlockIndex, block_hash
 from image_format.delta.lanes import MAX_DICT_LOG, MIN_DICT_LOG, lane_parameters
 from image_format.delta.records import OP_NAMES, RecordWriter
@@ -39,7 +46,7 @@ DEFAULT_LEVEL = 12
 DEFAULT_LITERAL_LEVEL = 17
 DEFAULT_WINDOW_LOG = 25
 DEFAULT_THREADS = 2
-READ_BYTES = 1 << 20
+READ_BYTES = MAX_BLOCK_SIZE  # a whole number of blocks of every supported block size
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,16 @@ def make_delta(
 
     `old_sha256`/`new_sha256`, when the caller knows them, save a pass over NEW (the header
     needs its digest before the body); both are still checked against what is read.
-    `level` (1-22) is the zstd level of records and DELTA frames, `literal_level` (1-22) the
-    lanes'; `window_log` is the lanes' window log (12-26); `threads` lanes compress at once.
-    ValueError for a `window_log` out of range.
+    `block_size` is a power of two from 512 to 1 MiB (each 1 MiB read is a whole number of
+    blocks); `level` (1-22) is the zstd level of records and DELTA frames, `literal_level`
+    (1-22) the lanes'; `window_log` is the lanes' window log (12-26); `threads` lanes compress
+    at once. ValueError for a `block_size` or `window_log` out of range.
     """
+    if not block_size_supported(block_size):
+        raise ValueError(
+            f"block_size {block_size} is not a power of two from {MIN_BLOCK_SIZE} "
+            f"to {MAX_BLOCK_SIZE}"
+        )
     if not MIN_DICT_LOG <= window_log <= MAX_DICT_LOG:
         raise ValueError(f"window_log {window_log} is outside {MIN_DICT_LOG}..{MAX_DICT_LOG}")
     started = time.monotonic()

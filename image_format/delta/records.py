@@ -19,7 +19,21 @@ from image_format.delta.errors import DeltaCorrupt
 
 END, ZERO, SAME, COPY, LITERAL, DELTA = range(6)
 OP_NAMES = ("end", "zero", "same", "copy", "literal", "delta")
-MAX_PAYLOAD_BLOCKS = 256
+MAX_PAYLOAD_BLOCKS = 256  # blocks of one LITERAL or DELTA run ...
+MAX_PAYLOAD_BYTES = 1 << 20  # ... and its bytes, whatever the block size
+MAX_REF_BLOCKS = 1024  # blocks of one DELTA reference ...
+MAX_REF_BYTES = 4 << 20  # ... and its bytes
+
+
+def payload_limit(block_size: int) -> int:
+    """The most blocks a LITERAL or DELTA run may hold at `block_size` (at least 1): apply
+    holds a run's bytes at once, so the limit is in bytes as well as blocks."""
+    return max(1, min(MAX_PAYLOAD_BLOCKS, MAX_PAYLOAD_BYTES // block_size))
+
+
+def reference_limit(block_size: int) -> int:
+    """The most OLD blocks a DELTA reference may name at `block_size` (at least 1)."""
+    return max(1, min(MAX_REF_BLOCKS, MAX_REF_BYTES // block_size))
 
 
 def varint(value: int) -> bytes:

@@ -1,7 +1,9 @@
 """Decoding one DELTA record: an inner zstd frame against a run of OLD blocks as dictionary.
 
-Not responsible for the records around it. Error contract: `DeltaCorrupt` (via the reader, with
-the patch offset) for impossible fields or an undecodable frame; OSError from reading OLD.
+Not responsible for the records around it (the caller checks the run's length against
+`records.payload_limit`). Error contract: `DeltaCorrupt` (via the reader, with the patch offset)
+for impossible fields (a reference over `records.reference_limit` blocks), an undecodable frame
+or bytes after it within its length; OSError from reading OLD.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ import os
 
 import zstandard
 
-from image_format.delta.diff import MAX_REF_BLOCKS
-from image_format.delta.records import RecordReader
+from image_format.delta.records import RecordReader, reference_limit
 
 _FRAME_SLACK = 1024
 
@@ -24,7 +25,7 @@ def read_delta_run(
     ref_count = reader.read_varint()
     frame_size = reader.read_varint()
     size = count * block_size
-    if not 0 < ref_count <= MAX_REF_BLOCKS or ref_start + ref_count > old_blocks:
+    if not 0 < ref_count <= reference_limit(block_size) or ref_start + ref_count > old_blocks:
         raise reader.corrupt(f"a DELTA reference of old blocks {ref_start}+{ref_count}")
     if frame_size > size + size // 128 + _FRAME_SLACK:
         raise reader.corrupt(f"a DELTA frame of {frame_size} bytes for {size} bytes")
@@ -38,7 +39,7 @@ def read_delta_run(
             reference, dict_type=zstandard.DICT_TYPE_RAWCONTENT
         )
         data = zstandard.ZstdDecompressor(dict_data=dictionary).decompress(
-            frame, max_output_size=size
+            frame, max_output_size=size, allow_extra_data=False
         )
     except zstandard.ZstdError as exc:
         raise reader.corrupt(f"DELTA frame: {exc}") from exc

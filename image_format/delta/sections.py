@@ -14,7 +14,8 @@ large the images; the maker holds up to `threads` sections' compressed lanes.
 Not responsible for what records mean (`records`, `apply`). Error contract: `SectionWriter` lets
 the sink's OSError and a lane thread's error through (`abandon` stops the threads after any
 error); `SectionReader` raises `DeltaCorrupt` (with a patch offset) for bad framing, a damaged
-or oversized records frame, a bad trailer or bytes after it.
+or oversized records frame or bytes after it within `records_length`, a bad trailer or bytes
+after it.
 """
 
 from __future__ import annotations
@@ -134,6 +135,12 @@ class SectionReader:
         self._dict_log = dict_log
         self._lane: LaneReader | None = None
 
+    @property
+    def offset(self) -> int:
+        """Patch bytes consumed so far (the current lane's included), for errors."""
+        lane = self._lane
+        return self._offset + (lane.read_bytes if lane is not None else 0)
+
     def _corrupt(self, reason: str) -> DeltaCorrupt:
         return DeltaCorrupt(self._offset, reason)
 
@@ -172,7 +179,9 @@ class SectionReader:
             size = zstandard.frame_content_size(frame)
             if not 0 < size <= MAX_RECORD_BYTES:
                 raise self._corrupt(f"a section of {size} record bytes")
-            records = zstandard.ZstdDecompressor().decompress(frame, max_output_size=size)
+            records = zstandard.ZstdDecompressor().decompress(
+                frame, max_output_size=size, allow_extra_data=False
+            )
         except zstandard.ZstdError as exc:
             raise self._corrupt(f"records frame: {exc}") from exc
         if len(records) != size:
