@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from client_fetch.tracker_scrape import scrape
 from image_format.content_paths import swarm_health_path
@@ -76,6 +77,19 @@ def test_a_seeded_patch_comes_from_the_swarm_not_the_origin(
         wait_for(lambda: patch_health()["tracker"]["completed"] >= 1, what="the host's completed")
         wait_for(lambda: len(patch_health()["seeders"]) == 1, what="the seeder's patch report")
         patch = patch_health()
+        metrics = httpx.get(distributor.url + "/metrics", timeout=10).text
+    completed = {
+        (
+            sample.labels["name"],
+            sample.labels["version"],
+            sample.labels["from_version"],
+        ): sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "distributor_patch_swarm_completed"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+    assert completed[("deb", "2", "1")] >= 1
     assert (patch["from_version"], patch["sha256"]) == ("1", delta.sha256)
     assert patch["info_hash_v1"] == torrent.info_hash_v1
     assert patch["tracker"]["seeders"] >= 1

@@ -73,8 +73,29 @@ class SwarmHealthCollector(Collector):
             failures.add_metric([*ids, "seeder"], sum(s.hash_failures for s in v.seeders))
         yield from gauges.values()
         yield from (completed, peer_bytes, fetches, fetch_bytes, failures)
+        yield from self._patches(health)
         yield from self._seeders(health)
         yield from self._origin_metrics()
+
+    def _patches(self, health: SwarmHealth) -> Iterator[Metric]:
+        """Each patch's own swarm, labelled with the version it makes and its base."""
+        labels = [*_VERSION, "from_version"]
+        seeders = GaugeMetricFamily(
+            "distributor_patch_swarm_seeders", "complete peers of a patch", labels=labels
+        )
+        leechers = GaugeMetricFamily(
+            "distributor_patch_swarm_leechers", "incomplete peers of a patch", labels=labels
+        )
+        completed = CounterMetricFamily(
+            "distributor_patch_swarm_completed", "completed events of a patch", labels=labels
+        )
+        for v in health.versions:
+            for patch in v.patches:
+                ids = [v.name, v.version, patch.from_version]
+                seeders.add_metric(ids, patch.tracker.seeders)
+                leechers.add_metric(ids, patch.tracker.leechers)
+                completed.add_metric(ids, patch.tracker.completed)
+        yield from (seeders, leechers, completed)
 
     def _seeders(self, health: SwarmHealth) -> Iterator[Metric]:
         up = GaugeMetricFamily("distributor_seeder_up", "1 if reported recently", labels=["seeder"])
