@@ -1,16 +1,19 @@
 """The publishing pipeline: content in, a signed manifest recorded in the catalog out.
 
 Steps, in order: validate NAME and VERSION, stage the content once (stream, hash, temp file),
-compare with what the catalog already holds (same content: idempotent; other content:
-`VersionConflict`), move the blob into the store, let each `PublishStep` add manifest fields
-(torrent, chunk index, deltas later), sign, record. The catalog's unique (name, version) decides
+compare with what the catalog already holds (same content and kind: idempotent; other content:
+`VersionConflict`; the same content under another kind: `KindConflict`), move the blob into the
+store, let each `PublishStep` add manifest fields (torrent, chunk index, deltas later), sign,
+record. The catalog's unique (name, version) decides
 races between concurrent publishers.
 
 Not responsible for authentication (the HTTP layer) nor for serving content. Error contract:
-`InvalidName` (bad name/version, raised before any content is read), `VersionConflict`,
+`InvalidName` (bad name/version, raised before any content is read), `VersionConflict` (and
+its `KindConflict`),
 `ContentDigestMismatch` (the caller announced another sha256), `UploadTooLarge`, `StorageError`,
 `CatalogError`. On any error the staged content is removed; a blob whose version lost a publish
-race stays in the store unreferenced (a later `gc` removes it).
+race stays in the store unreferenced (a later `gc` removes it). Each publish also removes the blob
+store's staging files whose writer died (`LocalBlobStore.sweep_staging`, never a live one).
 """
 
 from __future__ import annotations
@@ -26,6 +29,25 @@ from distributor.storage.blob_store import LocalBlobStore, StagedBlob
 from image_format.manifest import ContentKind, Manifest, utc_timestamp
 from image_format.names import validate_name, validate_version
 from image_format.signing import SigningKey, sign_manifest
+
+
+class KindConflict(VersionConflict):
+    """NAME@VERSION is already published with this content but as another kind (image/data);
+    a version's kind is part of its signed manifest and never changes."""
+
+    code = "kind_conflict"
+
+    def __init__(
+        self, name: str, version: str, sha256: str, existing_kind: str, new_kind: str
+    ) -> None:
+        super().__init__(name, version, sha256, sha256)
+        self.existing_kind = existing_kind
+        self.new_kind = new_kind
+        self.args = (
+            f"{name}@{version} is already published as kind {existing_kind!r} with the same "
+            f"content; refusing to publish it as kind {new_kind!r} (publish a new version "
+            "instead)",
+        )
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,7 @@ class Publisher:
         expected_sha256: str | None = None,
     ) -> PublishResult:
         """Publish content already staged; always commits or discards `staged`."""
+        self._blobs.sweep_staging()
         try:
             validate_name(name)
             validate_version(version)
@@ -122,18 +145,23 @@ class Publisher:
             raise
         if existing is not None:
             staged.discard()
-            return self._repeat(existing, staged.digest)
+            return self._repeat(existing, staged.digest, kind)
         blob_path = staged.commit()
         context = PublishContext(name, version, kind, staged.digest, staged.size, blob_path)
         record = self._record(context)
         outcome = self._catalog.add_version(record)
         if outcome.created:
             return PublishResult(outcome.record, True)
-        return self._repeat(outcome.record, staged.digest)
+        return self._repeat(outcome.record, staged.digest, kind)
 
-    def _repeat(self, existing: VersionRecord, sha256: str) -> PublishResult:
+    def _repeat(self, existing: VersionRecord, sha256: str, kind: ContentKind) -> PublishResult:
+        """The answer to publishing a version the catalog already holds: the same content and
+        kind is a no-op; raises `VersionConflict` for other content, `KindConflict` for the same
+        content under another kind."""
         if existing.sha256 != sha256:
             raise VersionConflict(existing.name, existing.version, existing.sha256, sha256)
+        if existing.kind != kind:
+            raise KindConflict(existing.name, existing.version, sha256, existing.kind, kind)
         return PublishResult(existing, False)
 
     def _record(self, context: PublishContext) -> VersionRecord:

@@ -84,6 +84,27 @@ def test_unsatisfiable_ranges_are_416(
     assert answer.headers["content-range"] == f"bytes */{SIZE}"
 
 
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        pytest.param("bytes=0-" + "9" * 5000, 206, id="huge-last"),
+        pytest.param("bytes=-" + "9" * 5000, 206, id="huge-suffix"),
+        pytest.param("bytes=" + "1" * 5000 + "-", 416, id="huge-first"),
+        pytest.param("bytes=" + "2" * 5000 + "-" + "1" * 5000, 200, id="huge-last-lt-first"),
+    ],
+)
+def test_numbers_beyond_int_limits_are_ranges_like_any_other(
+    blob: tuple[RunningDistributor, bytes, str], header: str, status: int
+) -> None:
+    _, content, url = blob
+    answer = httpx.get(url, headers={"Range": header})
+    assert answer.status_code == status
+    if status == 416:
+        assert answer.headers["content-range"] == f"bytes */{SIZE}"
+    else:
+        assert answer.content == content
+
+
 @pytest.mark.parametrize("header", ["bytes=0-1,5-6", "items=0-5", "bytes=9-3", "bytes=x-"])
 def test_multi_range_and_malformed_ranges_get_the_whole_blob(
     blob: tuple[RunningDistributor, bytes, str], header: str

@@ -135,3 +135,48 @@ def test_readiness_is_503_when_the_data_dir_is_gone(tmp_path: Path) -> None:
         shutil.rmtree(dist.data_dir)
         _error(httpx.get(dist.url + "/readiness"), 503, "not_ready")
         assert httpx.get(dist.url + "/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        content_paths.images_path(),
+        content_paths.image_path("deb"),
+        content_paths.latest_manifest_path("deb"),
+        content_paths.manifest_path("deb", "1.0"),
+        "/health",
+        "/v1/stats/origin",
+    ],
+)
+def test_head_answers_like_get_without_a_body(served: RunningDistributor, path: str) -> None:
+    got = httpx.get(served.url + path)
+    head = httpx.head(served.url + path)
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert head.content == b""
+    for header in ("content-type", "content-length", "cache-control"):
+        assert head.headers.get(header) == got.headers.get(header), header
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", content_paths.version_path("deb", "1.0"), "PUT"),
+        ("DELETE", content_paths.version_path("deb", "1.0"), "PUT"),
+        ("POST", content_paths.latest_manifest_path("deb"), "GET, HEAD"),
+        ("PUT", content_paths.images_path(), "GET, HEAD"),
+    ],
+)
+def test_a_wrong_method_on_a_known_path_is_405_with_allow(
+    served: RunningDistributor, method: str, path: str, allow: str
+) -> None:
+    answer = httpx.request(method, served.url + path)
+    _error(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == allow
+
+
+def test_unknown_paths_stay_404_for_every_method(served: RunningDistributor) -> None:
+    for method in ("GET", "PUT", "POST", "DELETE"):
+        _error(httpx.request(method, served.url + "/v1/images/deb/nonsense"), 404, "not_found")
+    _error(httpx.get(served.url + "/v1/nothing"), 404, "not_found")
+    head = httpx.head(served.url + content_paths.latest_manifest_path("nope"))
+    assert head.status_code == 404 and head.content == b""

@@ -9,7 +9,7 @@ import pytest
 
 from distributor.catalog import open_catalog
 from distributor.errors import VersionConflict
-from distributor.publishing import Publisher
+from distributor.publishing import KindConflict, Publisher
 from distributor.storage.blob_store import LocalBlobStore
 from image_format.digest import hash_file
 from image_format.errors import InvalidName
@@ -119,3 +119,16 @@ def test_concurrent_publishers_of_one_version_one_wins_the_other_conflicts(tmp_p
     assert outcomes.count("won") == 1 and outcomes.count("conflict") == 7
     for catalog in catalogs:
         catalog.close()
+
+
+def test_publisher_refuses_the_same_content_under_another_kind(tmp_path: Path) -> None:
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    publisher = Publisher(LocalBlobStore(tmp_path / "blobs"), catalog, SigningKey.generate())
+    first = publisher.publish_stream(iter([b"input"]), "task", "1", "data")
+    with pytest.raises(KindConflict) as caught:
+        publisher.publish_stream(iter([b"input"]), "task", "1", "image")
+    assert (caught.value.existing_kind, caught.value.new_kind) == ("data", "image")
+    assert isinstance(caught.value, VersionConflict) and "'data'" in str(caught.value)
+    assert not publisher.publish_stream(iter([b"input"]), "task", "1", "data").created
+    assert catalog.latest("task") == first.record
+    catalog.close()

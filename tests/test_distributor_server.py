@@ -109,7 +109,32 @@ def test_sqlite_catalog_latest_is_the_most_recently_published(tmp_path: Path) ->
         ("bytes=4-2", 10, None),
         ("lines=0-1", 10, None),
         ("bytes=-", 10, None),
+        ("bytes=\u0661-", 10, None),
     ],
 )
 def test_parse_range(header: str | None, size: int, expected: object) -> None:
     assert parse_range(header, size) == expected
+
+
+_LONG = 5000  # digits: past Python's int() limit of 4300
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("bytes=0-" + "9" * _LONG, ByteRange(0, 10), id="huge-last-clamped"),
+        pytest.param("bytes=-" + "9" * _LONG, ByteRange(0, 10), id="huge-suffix-is-all"),
+        pytest.param("bytes=" + "1" * _LONG + "-", UNSATISFIABLE, id="huge-first-416"),
+        pytest.param(
+            "bytes=" + "1" * _LONG + "-" + "1" * (_LONG + 1), UNSATISFIABLE, id="both-huge-416"
+        ),
+        pytest.param("bytes=" + "2" * _LONG + "-" + "1" * _LONG, None, id="huge-last-lt-first"),
+        pytest.param(
+            "bytes=" + "0" * _LONG + "3-" + "0" * _LONG + "4", ByteRange(3, 5), id="zero-padded"
+        ),
+        pytest.param("bytes=-" + "0" * _LONG, UNSATISFIABLE, id="zero-suffix"),
+        pytest.param("bytes=9223372036854775807-", UNSATISFIABLE, id="int64-max-first"),
+    ],
+)
+def test_parse_range_reads_numbers_of_any_length(header: str, expected: object) -> None:
+    assert parse_range(header, 10) == expected

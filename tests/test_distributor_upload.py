@@ -83,6 +83,19 @@ def test_upload_new_then_idempotent_then_conflict(server: RunningDistributor) ->
     assert not _temp_files(server)
 
 
+def test_the_same_content_under_another_kind_is_409_naming_the_existing_kind(
+    server: RunningDistributor,
+) -> None:
+    body = b"task input" * 100
+    assert _put(server, "kinded", "1", body).status_code == 201
+    answer = _put(server, "kinded", "1", body, params={"kind": "data"})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "kind_conflict"
+    assert "'image'" in answer.json()["detail"]
+    assert _put(server, "kinded", "1", body, params={"kind": "image"}).status_code == 200
+    assert not _temp_files(server)
+
+
 def test_upload_with_a_wrong_sha256_is_400_and_leaves_nothing(server: RunningDistributor) -> None:
     body = b"content" * 1000
     headers = {**server.auth, "X-Content-Sha256": hashlib.sha256(b"else").hexdigest()}

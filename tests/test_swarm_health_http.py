@@ -3,6 +3,7 @@ JSON, /metrics parsed by prometheus_client, and the tracker preferring the repor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from distributor.api.app import create_app
+from distributor.keys import init_keys
+from distributor.settings import DistributorSettings
 from image_format.content_paths import (
     blob_path,
     fetch_report_path,
@@ -154,3 +158,68 @@ def test_the_reporting_seeder_is_handed_out_first(
     for n in range(5):
         peers = announce(server.url, info_hash, 31 + n, ip=f"10.7.0.{2 + n}", numwant=3)[b"peers"]
         assert peers[:6] == bytes([10, 5, 0, 9]) + (7000).to_bytes(2, "big")
+
+
+def _post_in_process(
+    settings: DistributorSettings, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, int]:
+    """POST straight into the ASGI app in 64 KiB messages: (status, body bytes the app read)."""
+    app = create_app(settings)
+    pieces = [body[i : i + (64 << 10)] for i in range(0, len(body), 64 << 10)]
+    read, status = 0, 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if not pieces:
+            return {"type": "http.disconnect"}
+        piece = pieces.pop(0)
+        read += len(piece)
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw_headers.append((b"content-length", str(len(body)).encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+    try:
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    finally:
+        app.state.services.close()
+    return status, read
+
+
+@pytest.mark.parametrize("size", [3 << 20, 5 << 20])
+def test_an_unauthenticated_seeder_report_is_401_before_its_body_is_read(
+    tmp_path: Path, size: int
+) -> None:
+    init_keys(tmp_path)
+    settings = DistributorSettings(
+        data_dir=tmp_path,
+        admin_token="a-strong-token-0123456789",
+        torrent_enabled=False,
+        chunks_enabled=False,
+        delta_from_versions=0,
+    )
+    path = seeder_report_path("seeder-1")
+    assert _post_in_process(settings, path, b"x" * size, {}) == (401, 0)
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    assert _post_in_process(settings, path, b"x" * size, wrong) == (401, 0)
+    right = {"Authorization": "Bearer a-strong-token-0123456789"}
+    status, read = _post_in_process(settings, path, b"{}" + b" " * (size - 2), right)
+    assert (status, read) == ((400, size) if size <= 4 << 20 else (413, 0))

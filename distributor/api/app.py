@@ -3,6 +3,11 @@
 Not responsible for reading the environment (the CLI builds the settings) nor for running a
 server (uvicorn, in `distributor.commands.serve`). Error contract: `create_app` raises
 `CatalogError` when the catalog cannot be opened.
+
+At start-up (in each worker process) staging files whose writer died are removed
+(`Services.sweep_staging`). HEAD is answered wherever GET is (`HeadAsGet`); requests no route
+serves are answered by the error handlers (404, or 405 with `Allow`, or 400 for a bad name under
+`/v1/images/`).
 """
 
 from __future__ import annotations
@@ -10,13 +15,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from distributor.api.errors import install_error_handlers
+from distributor.api.head import HeadAsGet
 from distributor.api.routes import (
     blobs,
     chunks,
-    fallback,
     health,
     images,
     manifests,
@@ -36,6 +42,7 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await to_thread.run_sync(services.sweep_staging)
         yield
         services.close()
 
@@ -57,5 +64,5 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     app.include_router(stats.router)
     app.include_router(tracker.router)
     app.include_router(swarm_health.router)
-    app.include_router(fallback.router)
+    app.add_middleware(HeadAsGet, routes=app.router.routes)
     return app

@@ -2,11 +2,18 @@
 
 The table `STATUS_BY_ERROR` is the whole mapping; `code` comes from the error class (stable,
 documented in the error classes). Not responsible for raising anything.
+
+Requests no route serves: an unknown path is 404 `not_found`; a known path with another method is
+405 `method_not_allowed` with an `Allow` header (HEAD included wherever GET is, see
+`distributor.api.head`). Under `/v1/images/`, a path whose raw form holds an encoded `/` or `\\`
+(`/v1/images/a%2Fb` arrives decoded as `/v1/images/a/b`) or a `..` segment is a bad name instead:
+400 `invalid_name`. Nothing here touches the file system.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +34,7 @@ from distributor.errors import (
     VersionNotFound,
 )
 from image_format.catalog_schema import ErrorBody
+from image_format.content_paths import API_PREFIX
 from image_format.errors import InvalidDigest, InvalidName
 
 log = logging.getLogger(__name__)
@@ -81,10 +89,49 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", details or "invalid request")
 
 
+def _bad_image_path(request: Request) -> JSONResponse | None:
+    """400 for an unrouted `/v1/images/...` path that smuggles a separator or `..` in a name."""
+    path: str = request.scope.get("path", "")
+    prefix = f"{API_PREFIX}/images/"
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix) :]
+    raw = request.scope.get("raw_path", b"").decode("latin-1").lower()
+    if "%2f" in raw or "%5c" in raw or ".." in rest.split("/"):
+        return error_response(400, "invalid_name", f"invalid image path {rest!r}")
+    return None
+
+
+def _allowed(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The `Allow` header of a 405, with HEAD wherever GET is (the HEAD middleware serves it)."""
+    methods = {m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return {"Allow": ", ".join(sorted(methods))}
+
+
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail))
+    status = exc.status_code
+    if status in (404, 405):
+        bad_name = _bad_image_path(request)
+        if bad_name is not None:
+            return bad_name
+    code = _HTTP_CODES.get(status, f"http_{status}")
+    if status == 404:
+        return error_response(404, code, f"no such resource: {request.url.path}")
+    if status == 405:
+        allow = _allowed(exc.headers)
+        answer = error_response(
+            405,
+            code,
+            f"{request.method} is not allowed on {request.url.path}; allowed: {allow['Allow']}",
+        )
+        answer.headers.update(allow)
+        return answer
+    answer = error_response(status, code, str(exc.detail))
+    answer.headers.update(exc.headers or {})
+    return answer
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,9 +9,10 @@ still serve content while `/readiness` reports 503 and publishing answers 503.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from distributor.catalog import Catalog, open_catalog
-from distributor.chunks.publish_step import with_chunk_step
+from distributor.chunks.publish_step import pack_store, with_chunk_step
 from distributor.content.origin_stats import OriginStats
 from distributor.deltas.publish_step import with_delta_step
 from distributor.errors import DistributorError
@@ -20,7 +21,7 @@ from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
-from distributor.torrents.publish_step import publish_steps
+from distributor.torrents.publish_step import publish_steps, torrent_store
 from image_format.errors import KeyFormatError
 
 
@@ -45,6 +46,15 @@ class Services:
 
     def close(self) -> None:
         self.catalog.close()
+
+    def sweep_staging(self) -> list[Path]:
+        """Remove the staging files of blobs, packs and torrents whose writer died (a crash or
+        kill -9 mid-upload or mid-publish); files a live process is writing are never touched
+        (`distributor.storage.staging`). Run at server start. Never raises."""
+        removed = self.blob_store.sweep_staging()
+        removed += pack_store(self.settings).sweep_staging()
+        removed += torrent_store(self.settings).sweep_staging()
+        return removed
 
 
 def build_services(settings: DistributorSettings) -> Services:

@@ -4,10 +4,13 @@ Layout: `sha256/ab/<digest>` (`image_format.chunks.packs.pack_relpath`), each pa
 concatenated zstd frames of some chunks, named by the sha256 of its bytes, never changed. A
 small SQLite table beside them (`locations.sqlite`: chunk id → pack, offset, length) is how a
 publish knows a chunk is stored already (it is then not stored again) and how the per-chunk
-route finds a chunk's frame. A row is written only after its pack is durable and in place, so
-every row points at a complete pack; a pack whose rows were never written (a crash in between)
-is an orphan, harmless. Two publishes storing the same new chunk at once both keep their copy;
-the first row wins, and each index names the copy it wrote (both are valid).
+route finds a chunk's frame. A row is written only after its pack is durable and in place (its
+bytes and its directory entry fsynced), so every row points at a complete pack, power loss
+included; a pack whose rows were never written (a crash in between) is an orphan, harmless. Two
+publishes storing the same new chunk at once both keep their copy; the first row wins, and each
+index names the copy it wrote (both are valid). A pack being written is a temp file `.pack-*` in
+the root, `flock`ed by its writer until sealed or discarded; `sweep_staging` removes those whose
+writer died (`distributor.storage.staging`).
 
 Not responsible for chunking, compressing or choosing what to store (the publish step) nor for
 HTTP. Error contract: `StorageError` for any file system or SQLite failure; `path` raises
@@ -20,11 +23,16 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from distributor.errors import StorageError
+from distributor.storage.staging import (
+    create_locked_temp,
+    make_dirs_durably,
+    replace_durably,
+    sweep_staging,
+)
 from image_format.chunks import ChunkLocation
 from image_format.chunks.packs import MAX_PACK_BYTES, pack_relpath
 
@@ -107,6 +115,11 @@ class PackStore:
         """A new pack, written to a temp file until `seal`."""
         return PackWriter(self)
 
+    def sweep_staging(self) -> list[Path]:
+        """Remove unsealed packs whose writer died; never one a live writer holds. Never
+        raises."""
+        return sweep_staging(self.root.glob(".pack-*"))
+
     def _record(self, entries: list[tuple[str, ChunkLocation]]) -> None:
         with self._db() as db:
             db.executemany(
@@ -124,12 +137,10 @@ class PackWriter:
         self._members: list[tuple[str, int, int]] = []
         self.size = 0
         try:
-            store.root.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".pack-", dir=store.root)
+            fd, self._temp = create_locked_temp(store.root, prefix=".pack-")
         except OSError as exc:
             raise StorageError(str(store.root), f"cannot start a pack: {exc}") from exc
-        self._temp = Path(temp)
-        self._handle = os.fdopen(fd, "wb")
+        self._handle = os.fdopen(fd, "wb")  # holds the lock until closed: after the rename
 
     def __len__(self) -> int:
         return len(self._members)
@@ -147,8 +158,9 @@ class PackWriter:
         self.size += len(frame)
 
     def seal(self) -> list[tuple[str, ChunkLocation]]:
-        """Fsync, rename to `sha256/ab/<digest>` (an identical pack already there is kept) and
-        record the locations. Returns them; an empty pack is discarded and returns []."""
+        """Fsync, rename to `sha256/ab/<digest>` (an identical pack already there is kept),
+        fsync its directory, and only then record the locations. Returns them; an empty pack is
+        discarded and returns []."""
         if not self._members:
             self.discard()
             return []
@@ -157,10 +169,10 @@ class PackWriter:
         try:
             self._handle.flush()
             os.fsync(self._handle.fileno())
-            self._handle.close()
             os.chmod(self._temp, 0o644)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._temp, target)
+            make_dirs_durably(target.parent)
+            replace_durably(self._temp, target)
+            self._handle.close()
         except OSError as exc:
             self.discard()
             raise StorageError(str(target), f"cannot store a pack: {exc}") from exc
@@ -174,6 +186,6 @@ class PackWriter:
     def discard(self) -> None:
         """Drop the unsealed pack (nothing was recorded for it)."""
         with contextlib.suppress(OSError):
-            self._handle.close()
-        with contextlib.suppress(OSError):
             self._temp.unlink()
+        with contextlib.suppress(OSError):
+            self._handle.close()

@@ -1,6 +1,7 @@
 """Swarm health over HTTP: seeder and fetch reports in; JSON, the dashboard and /metrics out.
 
-- `POST seeder_report_path(id)` (admin token): a `SeederReport`; the path id must match the body.
+- `POST seeder_report_path(id)` (admin token, checked before the body is read): a `SeederReport`;
+  the path id must match the body.
 - `POST fetch_report_path()` (no token): a `FetchReport` for a version the catalog knows.
 - `GET swarm_health_path()`: `SwarmHealth` JSON; `GET /dashboard`: HTML; `GET /metrics`: Prometheus.
 
@@ -53,8 +54,17 @@ def _bounded_body(
     return read
 
 
+_read_seeder_body = _bounded_body(lambda s: SEEDER_REPORT_MAX_BYTES)
+
+
+async def _admin_seeder_body(request: Request, settings: SettingsDep, _: AdminDep) -> bytes:
+    """The seeder report's body, read only after the admin token checked out: without it the
+    request is answered 401 (`NotAuthorized`) before a byte of the body is read."""
+    return await _read_seeder_body(request, settings)
+
+
 FetchBody = Annotated[bytes, Depends(_bounded_body(lambda s: s.fetch_report_max_bytes))]
-SeederBody = Annotated[bytes, Depends(_bounded_body(lambda s: SEEDER_REPORT_MAX_BYTES))]
+SeederBody = Annotated[bytes, Depends(_admin_seeder_body)]
 
 
 def _invalid(exc: ValidationError) -> JSONResponse:
@@ -66,7 +76,7 @@ def _invalid(exc: ValidationError) -> JSONResponse:
 
 @router.post(SEEDER_REPORT, response_model=None)
 def seeder_report(
-    seeder_id: str, body: SeederBody, request: Request, swarm: SwarmDep, _: AdminDep
+    seeder_id: str, _: AdminDep, body: SeederBody, request: Request, swarm: SwarmDep
 ) -> JSONResponse | dict[str, object]:
     try:
         report = SeederReport.model_validate_json(body)

@@ -1,8 +1,10 @@
 """Admin publishing over HTTP: `PUT` a version's content, streamed into the blob store.
 
 201 and the signed envelope when the version is new, 200 when the same content was already
-published, 409 on a conflict, 401 without the admin token, 413 beyond `upload_max_bytes`, 400 when
-`X-Content-Sha256` does not match (nothing is recorded and the staged file is removed).
+published as the same kind, 409 on a conflict (`version_conflict`: other content;
+`kind_conflict`: the same content as another kind), 401 without the admin token, 413 beyond
+`upload_max_bytes`, 400 when `X-Content-Sha256` does not match (nothing is recorded and the staged
+file is removed).
 """
 
 from __future__ import annotations
