@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 30.0
 NO_TORRENT_RECHECK_SECONDS = 60.0
+MANIFEST_REFRESH_SECONDS = 60.0
 
 
 @dataclass
@@ -47,8 +48,9 @@ class Reconciler:
     distributor's own data dir, or a copy this seeder verified earlier) is seeded in place in seed
     mode (no full re-hash). Otherwise it is downloaded through the swarm (its web seeds make that
     work with no peers) on a background thread, its whole-file sha256 checked, moved into place
-    and then seeded. Versions no longer listed stop being seeded, image and patches (files are
-    kept).
+    and then seeded. Manifests are read again every `MANIFEST_REFRESH_SECONDS` (a version may be
+    re-signed with references added later). What no listed version's manifest names any more
+    stops being seeded (files are kept).
 
     Not responsible for the poll loop, reports or signals (`seeder.daemon`). Error contract:
     `reconcile()` raises `CatalogUnavailable` when the listing cannot be read; problems with one
@@ -63,7 +65,8 @@ class Reconciler:
         self._client = client
         self._session = session
         self._lock = threading.Lock()
-        self._manifests: dict[VersionKey, Manifest] = {}
+        self._manifests: dict[VersionKey, tuple[Manifest, float]] = {}
+        """Each listed version's manifest and when it was read."""
         self._seeding: dict[SeedKey, Seeding] = {}
         self._fetching: dict[SeedKey, Future[None]] = {}
         self._retry_at: dict[VersionKey | SeedKey, float] = {}
@@ -76,40 +79,49 @@ class Reconciler:
 
     def reconcile(self) -> None:
         listed = set(self._client.versions())
-        with self._lock:
-            gone = [key for key in self._seeding if key[:2] not in listed]
-        for key in gone:
-            self._drop(key)
         for version in [v for v in self._manifests if v not in listed]:
             del self._manifests[version]
         now = time.monotonic()
         for version in sorted(listed):
-            if self._retry_at.get(version, 0.0) > now:
-                continue
-            try:
-                manifest = self._manifest(version)
-            except CatalogUnavailable as exc:
-                log.warning("cannot seed %s@%s yet: %s", *version, exc)
-                self._retry_at[version] = now + RETRY_AFTER_SECONDS
-                continue
-            for target in seed_targets(manifest):
-                self._consider(target, manifest, now)
+            if self._manifest_due(version, now):
+                self._read_manifest(version, now)
+        wanted = {
+            target.key: (target, manifest)
+            for manifest, _ in self._manifests.values()
+            for target in seed_targets(manifest)
+        }
+        with self._lock:
+            gone = [key for key in self._seeding if key not in wanted]
+        for key in gone:
+            self._drop(key)
+        for target, manifest in wanted.values():
+            self._consider(target, manifest, now)
 
     def close(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _manifest(self, version: VersionKey) -> Manifest:
-        """The version's manifest, read once (a published version never changes); one without
-        any torrent is read again after `NO_TORRENT_RECHECK_SECONDS`."""
-        manifest = self._manifests.get(version)
-        if manifest is None:
+    def _manifest_due(self, version: VersionKey, now: float) -> bool:
+        known = self._manifests.get(version)
+        if known is not None:
+            return now - known[1] >= MANIFEST_REFRESH_SECONDS
+        return self._retry_at.get(version, 0.0) <= now
+
+    def _read_manifest(self, version: VersionKey, now: float) -> None:
+        """(Re-)read the version's manifest: a version may be re-signed with torrent or patch
+        references added later. A failed re-read keeps the manifest read before."""
+        try:
             manifest = self._client.manifest(*version)
-            if seed_targets(manifest):
-                self._manifests[version] = manifest
-            else:
-                self._retry_at[version] = time.monotonic() + NO_TORRENT_RECHECK_SECONDS
-        return manifest
+        except CatalogUnavailable as exc:
+            log.warning("cannot seed %s@%s yet: %s", *version, exc)
+            self._retry_at[version] = now + RETRY_AFTER_SECONDS
+            if version in self._manifests:
+                self._manifests[version] = (self._manifests[version][0], now)
+            return
+        if seed_targets(manifest):
+            self._manifests[version] = (manifest, now)
+        else:
+            self._retry_at[version] = now + NO_TORRENT_RECHECK_SECONDS
 
     def _consider(self, target: SeedTarget, manifest: Manifest, now: float) -> None:
         key = target.key
