@@ -86,17 +86,38 @@ def start_origin(topo: Topology, tmp_path: Path, size: int) -> Origin:
     data = tmp_path / "origin"
     public_key = str(init_keys(data).public_key)
     url = f"http://{host.ip}:{PORT}"
+    image = tmp_path / "image.bin"
+    digest = make_image(image, size, seed=7)
+    publish_on_origin(data, url, NAME, VERSION, image)
+    origin = Origin(host, url, data, public_key, image, digest)
+    seeder = serve_origin(host, data, public_key, tmp_path)
+
+    def seeded() -> bool:
+        assert seeder.poll() is None, (tmp_path / "seeder.log").read_text()
+        return origin.tracker()["seeders"] >= 1
+
+    _wait_for(seeded, "the tracker to list the seeder")
+    return origin
+
+
+def publish_on_origin(data: Path, url: str, name: str, version: str, image: Path) -> None:
+    published = run_cli(
+        *("publish", "--data", str(data), "--public-url", url, "--json", name, version, str(image))
+    )
+    assert published.returncode == 0, published.stderr
+
+
+def serve_origin(
+    host: Host, data: Path, public_key: str, tmp_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start `distributor serve` and a co-located `seeder run` on `host`; returns the seeder's
+    process once the distributor answers (logs in tmp_path). The topology stops both."""
+    url = f"http://{host.ip}:{PORT}"
     env = {
         **_env(),
         "DISTRIBUTOR_ADMIN_TOKEN": DEFAULT_TOKEN,
         "DISTRIBUTOR_TRACKER_INTERVAL_SECONDS": "5",
     }
-    image = tmp_path / "image.bin"
-    digest = make_image(image, size, seed=7)
-    published = run_cli(
-        *("publish", "--data", str(data), "--public-url", url, "--json", NAME, VERSION, str(image))
-    )
-    assert published.returncode == 0, published.stderr
     server_log = (tmp_path / "server.log").open("wb")
     server = host.popen(
         host.python_argv(
@@ -107,8 +128,6 @@ def start_origin(topo: Topology, tmp_path: Path, size: int) -> Origin:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    seeder_log = (tmp_path / "seeder.log").open("wb")
-    origin = Origin(host, url, data, public_key, image, digest)
 
     def ready() -> bool:
         assert server.poll() is None, (tmp_path / "server.log").read_text()
@@ -118,6 +137,7 @@ def start_origin(topo: Topology, tmp_path: Path, size: int) -> Origin:
             return False
 
     _wait_for(ready, "the distributor to be ready")
+    seeder_log = (tmp_path / "seeder.log").open("wb")
     seeder = host.popen(
         host.python_argv(
             *("seeder", "run", "--distributor", url, "--data", str(data), "--key", public_key),
@@ -128,13 +148,7 @@ def start_origin(topo: Topology, tmp_path: Path, size: int) -> Origin:
         stderr=subprocess.STDOUT,
         env=env,
     )
-
-    def seeded() -> bool:
-        assert seeder.poll() is None, (tmp_path / "seeder.log").read_text()
-        return origin.tracker()["seeders"] >= 1
-
-    _wait_for(seeded, "the tracker to list the seeder")
-    return origin
+    return seeder
 
 
 def start_client(
