@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from image_format.names import ImageRef
 if TYPE_CHECKING:
     from client_fetch.cache import HostCache
     from client_fetch.settings import ClientSettings
+
+PROGRESS_FILE_ENV = "CLIENT_FETCH_PROGRESS_FILE"
 
 
 def _emit_result(result: FetchResult, args: argparse.Namespace) -> None:
@@ -84,6 +87,13 @@ def _settings(args: argparse.Namespace) -> ClientSettings:
 
 def _get(args: argparse.Namespace) -> int:
     ref = ImageRef.parse(args.ref)
+    # Checked before the fast path, so a cache hit and a miss treat a bad place alike (the
+    # environment's value too: the fast path loads no settings).
+    progress_file = args.progress_file or os.environ.get(PROGRESS_FILE_ENV)
+    if progress_file:
+        from client_fetch.progress import check_progress_file
+
+        check_progress_file(Path(progress_file))
     if ref.version and args.cache and args.key:
         from client_fetch.fast_path import try_cache_hit
 
@@ -94,6 +104,10 @@ def _get(args: argparse.Namespace) -> int:
     from client_fetch.wiring import fetcher_for, rate_book
 
     settings = _settings(args)
+    if settings.progress_file is not None:
+        from client_fetch.progress import check_progress_file
+
+        check_progress_file(settings.progress_file)
     show_progress = not (args.quiet or args.json)
     with fetcher_for(settings, args.via, show_progress=show_progress) as (fetcher, client):
         result = fetcher.get(ref, pin_task=args.pin)
@@ -172,13 +186,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "plan":
         return _plan(args)
     from client_fetch import cli_cache
+    from client_fetch.cache import validate_task
 
-    cache = _existing_cache(_settings(args))
-    if args.command == "pin":
-        return cli_cache.pin(cache, args.task, ImageRef.parse(args.ref))
-    if args.command == "unpin":
-        return cli_cache.unpin(cache, args.task, ImageRef.parse(args.ref) if args.ref else None)
-    return cli_cache.run(cache, args.cache_command, as_json=args.json)
+    if args.command in ("pin", "unpin"):
+        # usage errors (task id, NAME without @VERSION) alike for both, before the cache is opened
+        validate_task(args.task)
+        ref = cli_cache.versioned_ref(args.ref) if args.ref else None
+        cache = _existing_cache(_settings(args))
+        if args.command == "pin" and ref is not None:  # argparse requires pin's ref
+            return cli_cache.pin(cache, args.task, ref)
+        return cli_cache.unpin(cache, args.task, ref)
+    return cli_cache.run(_existing_cache(_settings(args)), args.cache_command, as_json=args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

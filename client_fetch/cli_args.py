@@ -9,12 +9,12 @@ from client_fetch.via import VIA_CHOICES
 
 EXIT_CODES_HELP = """exit codes:
   0  ok: the image is in the cache, verified; its path is printed
-  2  bad usage or configuration (do not retry)
+  2  bad usage or configuration, e.g. --out names a directory (do not retry)
   3  no such image or version on the servers (do not retry)
   4  verification failed: bad signature, wrong key, or content that never verified
      (retry later, alert the project)
   5  every server or source failed or stalled (retry later)
-  6  host cache unusable: disk full, permissions, lock timeout (retry later)
+  6  host cache or --out place unusable: disk full, permissions, lock timeout (retry later)
   1  internal error (a bug: please report it)
 """
 

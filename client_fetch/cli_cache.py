@@ -18,29 +18,36 @@ class NotCached(FetchError):
     exit_code = ExitCode.NOT_FOUND
 
 
-def _cached_digest(cache: HostCache, ref: ImageRef) -> str:
+def versioned_ref(text: str) -> ImageRef:
+    """`NAME@VERSION` for pin and unpin; `UsageError` without a version, `InvalidName` when bad."""
+    ref = ImageRef.parse(text)
     if ref.version is None:
         raise UsageError(f"{ref}: pin and unpin need NAME@VERSION")
-    cached = cache.lookup_ref(ref.name, ref.version)
-    if cached is None:
-        raise NotCached(f"{ref} is not in the host cache {cache.root}")
-    return cached.digest
+    return ref
 
 
 def pin(cache: HostCache, task: str, ref: ImageRef) -> int:
-    digest = _cached_digest(cache, ref)
-    cache.pin(digest, task)
-    print(f"pinned {ref} (sha256:{digest[:12]}) for task {task}")
+    """Pin a cached image under its digest lock (`claim`), so an eviction between finding it and
+    pinning it cannot leave a pin on nothing. `NotCached` when it is not (or no longer) cached."""
+    assert ref.version is not None
+    cached = cache.lookup_ref(ref.name, ref.version)
+    if cached is None or cache.claim(cached.digest, cached.size, task) is None:
+        raise NotCached(f"{ref} is not in the host cache {cache.root}")
+    print(f"pinned {ref} (sha256:{cached.digest[:12]}) for task {task}")
     return ExitCode.OK
 
 
 def unpin(cache: HostCache, task: str, ref: ImageRef | None) -> int:
+    """Release `task`'s pin on `ref`, or all its pins. The digest comes from the ref's recorded
+    manifest, which stays while the digest is pinned even when the image itself is gone
+    (quarantined by `cache verify`); unpinning is not a use (LRU order unchanged). `NotCached`
+    when the cache has no record of `ref`."""
     digest = None
-    if ref is not None:  # found through the listing: unpinning is not a use (LRU)
-        matches = [entry.digest for entry in cache.entries() if str(ref) in entry.refs]
-        if not matches:
+    if ref is not None:
+        assert ref.version is not None
+        digest = cache.recorded_digest(ref.name, ref.version)
+        if digest is None:
             raise NotCached(f"{ref} is not in the host cache {cache.root}")
-        digest = matches[0]
     released = cache.unpin(task, digest)
     print(f"released {len(released)} pin(s) of task {task}")
     return ExitCode.OK

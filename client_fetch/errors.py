@@ -6,14 +6,15 @@ Exit codes (documented in the README and docs/boinc.md):
 code  name                    meaning / what a task wrapper should do
 ====  ======================  ==========================================================
 0     OK                      the image is in the cache, verified; its path was printed
-2     USAGE                   bad arguments or configuration (fix the job, do not retry)
+2     USAGE                   bad arguments or configuration (fix the job, do not retry),
+                              including an --out that is a directory or lies under a file
 3     NOT_FOUND               the server has no such image or version (do not retry)
 4     VERIFICATION_FAILED     bad/missing signature, wrong key, manifest for something
                               else, or content whose digest never matched (retry later;
                               alert the project)
 5     UNAVAILABLE             every server / source failed or stalled (retry later)
-6     CACHE_ERROR             the host cache cannot be used: disk full, permissions,
-                              lock timeout (retry later)
+6     CACHE_ERROR             the host cache, or the --out place, cannot be used: disk
+                              full, permissions, lock timeout (retry later)
 1     INTERNAL                a bug: please report it
 ====  ======================  ==========================================================
 """
@@ -108,3 +109,16 @@ class CacheError(FetchError):
         super().__init__(f"host cache {cache_dir}: {reason}")
         self.cache_dir = cache_dir
         self.reason = reason
+
+
+class PlacementError(FetchError):
+    """The image is cached and verified but could not be placed at `--out`.
+
+    `exit_code` is USAGE when the path itself is wrong (a directory, under a file, too long) and
+    CACHE_ERROR when the place cannot be written now (disk full, permissions, I/O)."""
+
+    def __init__(self, out: str, reason: str, *, usage: bool) -> None:
+        super().__init__(f"cannot place the image at {out}: {reason}")
+        self.out = out
+        self.reason = reason
+        self.exit_code = ExitCode.USAGE if usage else ExitCode.CACHE_ERROR

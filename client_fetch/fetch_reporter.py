@@ -12,13 +12,16 @@ from collections.abc import Sequence
 import httpx
 
 from client_fetch.fetch_result import FetchResult
+from client_fetch.sources.base import is_local_origin
 from client_fetch.sources.swarm_source import PEERS, WEB_SEEDS
 from image_format.content_paths import fetch_report_path
 from image_format.swarm_reports import FetchReport
 
 
 def report_from_result(result: FetchResult, servers: Sequence[str]) -> FetchReport:
-    """Classify `bytes_by_source`: peers, the origin (first server, web seeds), other mirrors."""
+    """Classify `bytes_by_source`: peers, the origin (first server, web seeds), other mirrors.
+
+    Bytes read on this host (`local:...`, donor images) moved over no network: not counted."""
     origin = servers[0] if servers else None
     peers = result.bytes_by_source.get(PEERS, 0)
     from_origin = result.bytes_by_source.get(WEB_SEEDS, 0) + (
@@ -27,7 +30,7 @@ def report_from_result(result: FetchResult, servers: Sequence[str]) -> FetchRepo
     mirrors = sum(
         count
         for source, count in result.bytes_by_source.items()
-        if source not in (PEERS, WEB_SEEDS, origin)
+        if source not in (PEERS, WEB_SEEDS, origin) and not is_local_origin(source)
     )
     return FetchReport(
         name=result.name,

@@ -11,7 +11,9 @@ source moves bytes. It owns the rules every source shares:
 - passes over the sources are separated by bounded randomised exponential backoff.
 
 Errors: `ImageNotFound`, `VerificationFailed`, `AllSourcesFailed`, `CacheError` (OSError from the
-cache or the partial file, e.g. disk full). Nothing else escapes except bugs.
+cache or the partial file, e.g. disk full, and a `CacheError` a source met in the cache: it is the
+host's problem, not the source's, so no other source is tried), `InvalidName` for a bad task id.
+Nothing else escapes except bugs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client_fetch.backoff import Backoff
-from client_fetch.cache import HostCache
+from client_fetch.cache import HostCache, validate_task
 from client_fetch.errors import (
     AllSourcesFailed,
     CacheError,
@@ -74,7 +76,10 @@ class Fetcher:
         self._progress_factory = progress_factory
 
     def get(self, ref: ImageRef, *, pin_task: str | None = None) -> FetchResult:
+        """Raises `InvalidName` for a bad `pin_task` before anything is asked or moved."""
         started = time.monotonic()
+        if pin_task is not None:
+            validate_task(pin_task)
         signed = self._manifests.get(ref)
         manifest = signed.manifest
         digest = manifest.sha256
@@ -178,7 +183,7 @@ class Fetcher:
                 break
         if corrupt:
             raise VerificationFailed(manifest.ref, "; ".join(corrupt + failures))
-        if sources and len(not_found) == len(sources):
+        if sources and {source.name for source in sources} <= not_found:
             raise ImageNotFound(manifest.ref)
         raise AllSourcesFailed(manifest.ref, failures or ["no source can serve it"])
 
@@ -199,6 +204,8 @@ class Fetcher:
                     source.fetch(manifest, partial, progress, report)
                 except SourceUnavailable as exc:
                     return ("not_found" if exc.not_found else "transient", str(exc))
+                except CacheError:
+                    raise  # the cache a source uses (a base's lock, disk full) is the host's
                 except OSError as exc:
                     raise _cache_error(self._cache, exc) from exc
                 except Exception as exc:  # a source's bug must not stop the others

@@ -6,7 +6,8 @@ randomised exponential backoff.
 
 Errors: `ImageNotFound` when every server answered 404; `VerificationFailed` when at least one
 server answered and no answer verified (each reason listed); `AllSourcesFailed` when no server could
-be reached. httpx and image_format errors are translated here and never escape.
+be reached; `UsageError` for a server URL httpx cannot parse. httpx and image_format errors are
+translated here and never escape.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from dataclasses import dataclass
 import httpx
 
 from client_fetch.backoff import Backoff
-from client_fetch.errors import AllSourcesFailed, ImageNotFound, VerificationFailed
+from client_fetch.errors import (
+    AllSourcesFailed,
+    ImageNotFound,
+    UsageError,
+    VerificationFailed,
+)
 from image_format.content_paths import latest_manifest_path, manifest_path
 from image_format.errors import ManifestError
 from image_format.manifest import Manifest
@@ -48,7 +54,7 @@ class ManifestClient:
         rounds: int,
     ) -> None:
         self._client = client
-        self._servers = list(servers)
+        self._servers = list(dict.fromkeys(servers))  # each once: all 404 means "not found"
         self._keys = list(keys)
         self._backoff = backoff
         self._rounds = rounds
@@ -69,6 +75,8 @@ class ManifestClient:
                     continue
                 try:
                     response = self._client.get(server + path)
+                except httpx.InvalidURL as exc:  # not an HTTPError: no request was made
+                    raise UsageError(f"server URL {server!r} is not a valid URL: {exc}") from exc
                 except httpx.HTTPError as exc:
                     failures.append(f"{server}: {exc!r}")
                     transient = True

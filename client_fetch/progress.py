@@ -2,16 +2,23 @@
 
 The progress file holds one number between 0 and 1, the form BOINC's wrapper reads through
 `<fraction_done_filename>`; it is replaced atomically so a reader never sees half a number.
+Its place is checked before a `get` does anything (`check_progress_file`: a missing directory is
+the job's mistake, a usage error, on a cache hit and a miss alike); after that, writing it is best
+effort: a failed write (the directory removed, the disk full) is reported once on stderr and
+never fails or cuts short a fetch, which goes on to commit, pin and record the image.
 Not responsible for what is being counted: sources call `advance(bytes)`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
+
+from client_fetch.errors import UsageError
 
 _REDRAW_SECONDS = 0.2
 _FILE_SECONDS = 1.0
@@ -23,6 +30,18 @@ def _human(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} TiB"
+
+
+def check_progress_file(path: Path) -> None:
+    """Raise `UsageError` unless `path` can be a progress file: its directory exists (and is
+    writable), and `path` is not a directory."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"--progress-file {path}: no such directory {folder}")
+    if path.is_dir():
+        raise UsageError(f"--progress-file {path} is a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--progress-file {path}: cannot write in {folder}")
 
 
 class Progress:
@@ -44,7 +63,8 @@ class Progress:
         self._start = time.monotonic()
         self._last_draw = 0.0
         self._last_file = 0.0
-        self._write_file(0.0, force=True)
+        self._file_failed = False
+        self._write_file(0.0)
 
     @classmethod
     def for_terminal(cls, label: str, total: int, progress_file: Path | None) -> Progress:
@@ -62,7 +82,7 @@ class Progress:
 
     def finish(self) -> None:
         self.done = self.total
-        self._write_file(1.0, force=True)
+        self._write_file(1.0)
         if self._stream is not None:
             self._draw()
             self._stream.write("\n")
@@ -92,13 +112,20 @@ class Progress:
         self._stream.write(line)
         self._stream.flush()
 
-    def _write_file(self, fraction: float, *, force: bool = False) -> None:
+    def _write_file(self, fraction: float) -> None:
+        """Best effort: a failure is reported once and never raised (see the module docstring)."""
         if self._file is None:
             return
         tmp = self._file.with_name(f".{self._file.name}.tmp-{os.getpid()}")
         try:
             tmp.write_text(f"{fraction:.4f}\n", encoding="ascii")
             os.replace(tmp, self._file)
-        except OSError:
-            if force:
-                raise
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            if not self._file_failed:
+                self._file_failed = True
+                print(
+                    f"client-fetch: warning: cannot write the progress file {self._file}: {exc}",
+                    file=sys.stderr,
+                )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -26,7 +27,8 @@ class RateBook:
         self._measured: dict[str, float] = {}
         with contextlib.suppress(OSError, ValueError, TypeError):
             loaded = json.loads(path.read_text(encoding="utf-8"))
-            self._measured = {str(k): float(v) for k, v in loaded.items() if float(v) > 0}
+            if isinstance(loaded, dict):  # valid JSON of another shape is damage too
+                self._measured = _positive_rates(loaded)
 
     def rate(self, method: str) -> tuple[float, bool]:
         """(bytes per second, measured?)."""
@@ -46,3 +48,14 @@ class RateBook:
         with contextlib.suppress(OSError):
             tmp.write_text(json.dumps(self._measured, sort_keys=True), encoding="utf-8")
             os.replace(tmp, self.path)
+
+
+def _positive_rates(loaded: dict[object, object]) -> dict[str, float]:
+    """The finite positive numbers in `loaded`, by method; anything else is left out."""
+    rates = {}
+    for method, value in loaded.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            rate = float(value)
+            if 0 < rate < math.inf:
+                rates[str(method)] = rate
+    return rates

@@ -2,7 +2,8 @@
 
 Opt-in and bounded: an upload cap (bytes/s), and it stops at the first of a time limit, every
 image reaching an upload ratio, or SIGINT/SIGTERM. Each image is pinned while it is seeded (so the
-cache's quota never deletes a file libtorrent is reading) and unpinned at the end, whatever ends it.
+cache's quota never deletes a file libtorrent is reading) and unpinned at the end, whatever ends it;
+the pins are bound to this process (`cache.pins`), so a seeder killed outright leaves none.
 Only images whose cached manifest still verifies with the trusted keys and names a torrent are
 seeded; the torrent file must hash to that manifest's `torrent.sha256`.
 
@@ -123,7 +124,7 @@ def seed(
     try:
         with SwarmSession(config) as session:
             for manifest, _ in candidates:
-                path = cache.claim(manifest.sha256, manifest.size, task)
+                path = cache.claim(manifest.sha256, manifest.size, task, process_bound=True)
                 if path is None or manifest.torrent is None:
                     skipped.append(f"{manifest.ref}: no longer cached")
                     continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -96,7 +97,30 @@ class ClientSettings(BaseSettings):
     @field_validator("servers")
     @classmethod
     def _valid_urls(cls, value: list[str]) -> list[str]:
+        """Valid http(s) URLs with a host (and a numeric port, if any), each server once: the
+        same server given twice (`http://h:80/` and `http://H`) is asked once, so that every
+        server answering 404 still means "no such image"."""
+        servers: dict[tuple[str, str, int, str], str] = {}
         for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"server URL {url!r} must start with http:// or https://")
-        return [url.rstrip("/") for url in value]
+            servers.setdefault(_server_key(url), url.rstrip("/"))
+        return list(servers.values())
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _server_key(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path) of a server URL, normalised; ValueError when it is not one."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"server URL {url!r} must start with http:// or https://")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is not a number in 0-65535, a broken [IPv6] host
+        raise ValueError(f"server URL {url!r} is not a valid URL: {exc}") from exc
+    if not parts.hostname:
+        raise ValueError(f"server URL {url!r} names no host")
+    if port == 0:
+        raise ValueError(f"server URL {url!r}: port 0 cannot be connected to")
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/")

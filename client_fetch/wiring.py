@@ -132,7 +132,9 @@ def update_sources(
     from client_fetch.sources.delta_source import DeltaSource
 
     return [
-        DeltaSource(cache, http, swarm, swarm_size),
+        DeltaSource(
+            cache, http, swarm, swarm_size, lock_timeout_seconds=settings.lock_timeout_seconds
+        ),
         ChunkedSource(
             settings.servers,
             client,

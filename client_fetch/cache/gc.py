@@ -35,9 +35,10 @@ DAY = 86400.0
 
 
 class GarbageCollector:
-    """Removes expired pins, stale partials, stale `.tmp-*` files, manifest records of absent
-    images, stray access stamps and idle lock files, empty directories, and quarantined files
-    older than `quarantine_max_age_seconds`; then runs the quota enforcement.
+    """Removes stale pins (expired, or bound to a process that has ended), stale partials, stale
+    `.tmp-*` files, manifest records of absent images nothing pins, stray access stamps and idle
+    lock files, empty directories, and quarantined files older than
+    `quarantine_max_age_seconds`; then runs the quota enforcement.
 
     A partial is stale when nobody holds its digest lock and it was last written more than
     `partial_max_age_seconds` ago (younger ones are kept so an interrupted download resumes).
@@ -71,7 +72,7 @@ class GarbageCollector:
         quarantine_max_age_seconds: float = 7 * DAY,
     ) -> GcReport:
         now = time.time()
-        report = GcReport(expired_pins=self._pins.remove_expired())
+        report = GcReport(expired_pins=self._pins.remove_stale())
         with cache_errors(self._layout.root, "garbage collection failed"):
             self._stale_partials(now - partial_max_age_seconds, report)
             self._stale_tmp_files(now - tmp_max_age_seconds, report)
@@ -107,11 +108,17 @@ class GarbageCollector:
                     report.stale_tmp_files.append(str(path.relative_to(self._layout.root)))
 
     def _orphan_manifests(self, report: GcReport) -> None:
+        pinned = self._pins.pinned_digests()
         for record in self._manifests.all():
             digest = record.digest
+            # A record written before its download finished is not an orphan yet; nor is one
+            # whose digest is still pinned: `unpin TASK NAME@VERSION` finds the digest through
+            # it after the image was quarantined.
             orphan = digest is None or (
-                self._images.stat(digest) is None and not self._layout.partial(digest).exists()
-            )  # a record written before its download finished is not an orphan yet
+                self._images.stat(digest) is None
+                and not self._layout.partial(digest).exists()
+                and digest not in pinned
+            )
             if orphan and self._manifests.remove(record):
                 report.orphan_manifests.append(record.ref)
         for name in list_dir(self._layout.dir(MANIFESTS)):

@@ -100,17 +100,25 @@ class HostCache:
         *,
         ttl_seconds: float | None = None,
         timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+        process_bound: bool = False,
     ) -> Path | None:
         """`lookup` then `pin` under the digest lock, so eviction cannot slip in between.
 
-        Not for use inside `single_flight` of the same digest (the lock is not reentrant, even
-        within one process): there, call `lookup` and `pin` directly.
+        `process_bound`: the pin lasts only while this process lives (unpin it through this
+        object; see `pins`). Not for use inside `single_flight` of the same digest (the lock is
+        not reentrant, even within one process): there, call `lookup` and `pin` directly.
         """
         with self.single_flight(digest, timeout_seconds):
             path = self._images.lookup(digest, expected_size)
             if path is not None:
-                self._pins.pin(digest, task, ttl_seconds)
+                self._pins.pin(digest, task, ttl_seconds, process_bound=process_bound)
             return path
+
+    def recorded_digest(self, name: str, version: str) -> str | None:
+        """The digest `name@version`'s recorded manifest names, whether or not that image is
+        still committed (quarantined, evicted); None without a readable record. No touch."""
+        recorded = self._manifests.read(name, version)
+        return None if recorded is None else recorded[0]
 
     def record_manifest(self, name: str, version: str, envelope_bytes: bytes) -> str:
         """Store the (already verified) envelope atomically; return the digest it names."""
@@ -158,15 +166,24 @@ class HostCache:
 
     # -- pins --------------------------------------------------------------------------------------
 
-    def pin(self, digest: str, task: str, ttl_seconds: float | None = None) -> Pin:
-        return self._pins.pin(digest, task, ttl_seconds)
+    def pin(
+        self,
+        digest: str,
+        task: str,
+        ttl_seconds: float | None = None,
+        *,
+        process_bound: bool = False,
+    ) -> Pin:
+        """Lease `digest` to `task` (see `pins` for process-bound pins); hold the digest's lock
+        (`claim` does) so eviction cannot remove the image just before."""
+        return self._pins.pin(digest, task, ttl_seconds, process_bound=process_bound)
 
     def unpin(self, task: str, digest: str | None = None) -> list[str]:
         """Drop `task`'s pin on `digest`, or all its pins; return the digests unpinned."""
         return self._pins.unpin(task, digest)
 
     def pins_of(self, digest: str) -> list[Pin]:
-        """Unexpired pins on `digest`."""
+        """Pins that protect `digest`: unexpired, and not bound to a process that has ended."""
         return self._pins.pins_of(digest)
 
     # -- quota, listing, maintenance ---------------------------------------------------------------

@@ -23,10 +23,11 @@ class QuotaEnforcer:
     disk never cause evictions. Above the quota it evicts down to `low_watermark_fraction` of it
     (hysteresis: one eviction round makes room for several downloads).
 
-    Never evicts: pinned images (unexpired pins, re-read under the digest lock), digests in
-    `keep`, and digests whose single-flight lock someone holds (a download, claim or verify is
-    under way). When only such images remain above the quota it stops and reports `exceeded`;
-    that is not an error. Evicting an image also removes the manifest records naming it.
+    Never evicts: pinned images (unexpired pins not bound to a process that has ended, see
+    `pins`; re-read under the digest lock), digests in `keep`, and digests whose single-flight
+    lock someone holds (a download, claim or verify is under way). When only such images remain
+    above the quota it stops and reports `exceeded`; that is not an error. Evicting an image
+    also removes the manifest records naming it.
 
     Not responsible for: partial downloads (they count, but only gc removes stale ones) or
     quarantine/ (bounded by gc's age limit). Error contract: file-system failures raise

@@ -22,13 +22,16 @@ class CachedRef:
 
 @dataclass(frozen=True)
 class Pin:
-    """One task's lease on an image; `expires_at` None means "until unpinned"."""
+    """One task's lease on an image; `expires_at` None means "until unpinned".
+
+    `process_bound`: the pin protects the image only while process `pid` lives (see `pins`)."""
 
     digest: str
     task: str
     created: datetime
     expires_at: datetime | None
     pid: int | None
+    process_bound: bool = False
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -82,7 +85,9 @@ class VerifyResult:
 
 @dataclass
 class GcReport:
-    """Everything one `gc` removed, then the quota enforcement it ran (filled in as gc goes)."""
+    """Everything one `gc` removed, then the quota enforcement it ran (filled in as gc goes).
+
+    `expired_pins` also lists the pins of processes that have ended (process-bound pins)."""
 
     expired_pins: list[str] = field(default_factory=list)
     stale_partials: list[str] = field(default_factory=list)

@@ -18,6 +18,13 @@ from client_fetch.partial_file import PartialFile
 from client_fetch.progress import Progress
 from image_format.manifest import Manifest
 
+LOCAL_ORIGIN_PREFIX = "local:"
+"""Origins named `local:...` (donor images read from this host's disk) moved no network bytes."""
+
+
+def is_local_origin(origin: str) -> bool:
+    return origin.startswith(LOCAL_ORIGIN_PREFIX)
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -46,9 +53,7 @@ class FetchReport:
     def total(self) -> int:
         """Bytes moved over the network: origins named `local:...` (donor images) are not."""
         return sum(
-            count
-            for origin, count in self.bytes_by_source.items()
-            if not origin.startswith("local:")
+            count for origin, count in self.bytes_by_source.items() if not is_local_origin(origin)
         )
 
 
