@@ -106,6 +106,9 @@ def test_unknown_things_are_404_error_bodies(
         "/v1/images/deb/versions/.1/manifest",
         "/v1/images/" + "x" * 129,
         "/v1/images/a%20b/latest",
+        "/v1/images/deb%2Flatest",  # decoded, a route of image "deb" would match
+        "/v1/images/deb%5Clatest",
+        "/v1/images/deb/versions/1.0%2Fmanifest",
     ],
 )
 def test_invalid_names_are_400_never_500_or_traversal(

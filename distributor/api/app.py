@@ -5,7 +5,8 @@ server (uvicorn, in `distributor.commands.serve`). Error contract: `create_app` 
 `CatalogError` when the catalog cannot be opened.
 
 At start-up (in each worker process) staging files whose writer died are removed
-(`Services.sweep_staging`). HEAD is answered wherever GET is (`HeadAsGet`); requests no route
+(`Services.sweep_staging`). A name with an encoded separator is 400 before routing
+(`EncodedSeparatorGuard`). HEAD is answered wherever GET is (`HeadAsGet`); requests no route
 serves are answered by the error handlers (404, or 405 with `Allow`, or 400 for a bad name under
 `/v1/images/`).
 """
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
+from distributor.api.encoded_paths import EncodedSeparatorGuard
 from distributor.api.errors import install_error_handlers
 from distributor.api.head import HeadAsGet
 from distributor.api.routes import (
@@ -65,4 +67,5 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     app.include_router(tracker.router)
     app.include_router(swarm_health.router)
     app.add_middleware(HeadAsGet, routes=app.router.routes)
+    app.add_middleware(EncodedSeparatorGuard)
     return app

@@ -89,8 +89,8 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", details or "invalid request")
 
 
-def _bad_image_path(request: Request) -> JSONResponse | None:
-    """400 for an unrouted `/v1/images/...` path that smuggles a separator or `..` in a name."""
+def bad_image_path(request: Request) -> JSONResponse | None:
+    """400 for a `/v1/images/...` path that smuggles a separator or `..` in a name, else None."""
     path: str = request.scope.get("path", "")
     prefix = f"{API_PREFIX}/images/"
     if not path.startswith(prefix):
@@ -114,7 +114,7 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     if status in (404, 405):
-        bad_name = _bad_image_path(request)
+        bad_name = bad_image_path(request)
         if bad_name is not None:
             return bad_name
     code = _HTTP_CODES.get(status, f"http_{status}")
