@@ -36,7 +36,7 @@ def record(
         sha256=digest,
         created="2026-01-01T00:00:00Z",
         torrent=torrent,
-        deltas=list(deltas),
+        deltas=deltas,
     )
     return VersionRecord(
         name, version, "image", digest, 1, manifest.created, sign_manifest(manifest, KEY)
