@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 def swarm_config(settings: SeederSettings) -> SwarmConfig:
     return SwarmConfig(
         listen_interfaces=settings.listen_interfaces,
+        listen_port_retries=0,
         upload_rate_limit_bytes_per_second=settings.upload_rate_limit_bytes_per_second,
         connections_limit=settings.connections_limit,
         allow_multiple_connections_per_ip=settings.allow_multiple_connections_per_ip,

@@ -70,6 +70,7 @@ class Reconciler:
         self._seeding: dict[SeedKey, Seeding] = {}
         self._fetching: dict[SeedKey, Future[None]] = {}
         self._retry_at: dict[VersionKey | SeedKey, float] = {}
+        self._wanted: set[SeedKey] = set()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seeder-fetch")
 
@@ -90,10 +91,18 @@ class Reconciler:
             for manifest, _ in self._manifests.values()
             for target in seed_targets(manifest)
         }
+        self._wanted = set(wanted)  # a download of anything else stops (`should_stop`)
         with self._lock:
             gone = [key for key in self._seeding if key not in wanted]
+            failed = [(k, s) for k, s in self._seeding.items() if k in wanted]
         for key in gone:
             self._drop(key)
+        for key, seeding in failed:
+            error = seeding.torrent.status().error
+            if error:  # e.g. the file could not be read when a peer asked: libtorrent paused it
+                log.warning("seeding %s failed, will retry: %s", seeding.target.label, error)
+                self._drop(key, "failed")
+                self._retry_at[key] = now + RETRY_AFTER_SECONDS
         for target, manifest in wanted.values():
             self._consider(target, manifest, now)
 
@@ -165,7 +174,7 @@ class Reconciler:
                 partial,
                 stall_timeout_seconds=self._settings.stall_timeout_seconds,
                 resume_file=resume,
-                should_stop=self._stop.is_set,
+                should_stop=lambda: self._stop.is_set() or target.key not in self._wanted,
             )
             actual = _sha256(partial)
             if actual != target.sha256:
@@ -175,22 +184,24 @@ class Reconciler:
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, blob)
             resume.unlink(missing_ok=True)
-            if not self._stop.is_set():
+            if not self._stop.is_set() and target.key in self._wanted:
                 self._seed(target, manifest, torrent, blob)
         except (SwarmError, OSError) as exc:
-            if not self._stop.is_set():
+            if target.key not in self._wanted:
+                log.info("stopped downloading %s (no longer listed)", target.label)
+            elif not self._stop.is_set():
                 log.warning("download of %s failed, will retry: %s", target.label, exc)
             self._retry_at[target.key] = time.monotonic() + RETRY_AFTER_SECONDS
         finally:
             with self._lock:
                 self._fetching.pop(target.key, None)
 
-    def _drop(self, key: SeedKey) -> None:
+    def _drop(self, key: SeedKey, why: str = "no longer listed") -> None:
         with self._lock:
             seeding = self._seeding.pop(key, None)
         if seeding is not None:
             self._session.remove(seeding.torrent)
-            log.info("stopped seeding %s (no longer listed)", seeding.target.label)
+            log.info("stopped seeding %s (%s)", seeding.target.label, why)
 
 
 def _has_size(path: Path, size: int) -> bool:

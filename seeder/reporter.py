@@ -53,7 +53,7 @@ class Reporter:
                     uploaded_bytes=status.uploaded_bytes,
                     num_peers=status.num_peers,
                     hash_failures=status.hash_failures,
-                    state=status.state[:32],
+                    state="error" if status.error else status.state[:32],
                 )
             )
         return SeederReport(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from image_format.names import validate_name
 
 
 def _hostname() -> str:
@@ -29,6 +31,7 @@ class SeederSettings(BaseSettings):
     """A public key `ed25519:...` or a file of keys; manifests not signed by one are refused."""
     listen_interfaces: str = "0.0.0.0:6881"
     seeder_id: str = Field(default_factory=_hostname)
+    """How the distributor's swarm health names this seeder: an image-name-like id."""
     poll_seconds: float = Field(default=5.0, gt=0)
     report_seconds: float = Field(default=10.0, gt=0)
     distributor_token: SecretStr = SecretStr("")
@@ -51,6 +54,11 @@ class SeederSettings(BaseSettings):
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     stall_timeout_seconds: float = Field(default=120.0, gt=0)
     """A remote seeder's own download of a version gives up (and retries later) after this."""
+
+    @field_validator("seeder_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return validate_name(value)
 
     @property
     def blob_root(self) -> Path:

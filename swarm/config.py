@@ -22,6 +22,10 @@ class SwarmConfig:
 
     listen_interfaces: str
     """libtorrent's form: "127.0.0.2:0", "0.0.0.0:6881", "[::]:6881", comma-separated."""
+    listen_port_retries: int = 10
+    """When the port is taken, libtorrent tries the next ones, this many (its default). Hosts
+    keep that: two tasks' fetchers on one host each get a port. A seeder says 0: peers and port
+    forwards expect it on the port it was given, so a taken port is a start-up error."""
     upload_rate_limit_bytes_per_second: int = 0
     """0: unlimited."""
     download_rate_limit_bytes_per_second: int = 0

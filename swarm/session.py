@@ -148,6 +148,11 @@ class SwarmSession:
     # ---- session facts -----------------------------------------------------------------------
 
     @property
+    def lock(self) -> threading.RLock:
+        """Held while alerts are routed to torrents; a torrent reads its ledger under it."""
+        return self._lock
+
+    @property
     def listen_port(self) -> int:
         return int(self._session.listen_port())
 

@@ -29,6 +29,9 @@ ALERT_QUEUE_SIZE = 100_000
 def settings_for(config: SwarmConfig) -> dict[str, SettingValue]:
     settings: dict[str, SettingValue] = {
         "listen_interfaces": config.listen_interfaces,
+        "max_retry_port_bind": config.listen_port_retries,
+        # Without retries, no fallback to a port of the system's choosing either.
+        "listen_system_port_fallback": config.listen_port_retries > 0,
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,

@@ -94,12 +94,14 @@ class SwarmTorrent:
     def status(self) -> TorrentStatus:
         self._session.pump()
         st = self._handle.status()
-        for peer in self._handle.get_peer_info():
-            if peer.connection_type & (lt.peer_info.web_seed | lt.peer_info.http_seed):
-                self._ledger.learn_web_seed(_endpoint(peer.ip))
-            else:
-                self._ledger.learn_peer(_endpoint(peer.ip))
-        from_peers, from_web_seeds = self._ledger.split(int(st.total_payload_download))
+        peers = self._handle.get_peer_info()
+        with self._session.lock:  # another thread's pump() adds blocks to the ledger
+            for peer in peers:
+                if peer.connection_type & (lt.peer_info.web_seed | lt.peer_info.http_seed):
+                    self._ledger.learn_web_seed(_endpoint(peer.ip))
+                else:
+                    self._ledger.learn_peer(_endpoint(peer.ip))
+            from_peers, from_web_seeds = self._ledger.split(int(st.total_payload_download))
         error = self._error or (st.errc.message() if st.errc.value() else None)
         return TorrentStatus(
             info_hash_v1=self.info_hash_v1,

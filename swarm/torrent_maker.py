@@ -24,6 +24,8 @@ TorrentFormat = Literal["hybrid", "v1"]
 MIN_PIECE_LENGTH = 128 << 10
 MAX_PIECE_LENGTH = 16 << 20
 TARGET_MAX_PIECES = 2048
+MAX_NAME_BYTES = 255
+"""A torrent's name is the file name clients save it under: one path component."""
 
 
 def piece_length_for(size_bytes: int) -> int:
@@ -84,6 +86,8 @@ def make_torrent(
         raise ValueError(f"unknown torrent format {torrent_format!r}")
     if not name or "/" in name or name in (".", ".."):
         raise ValueError(f"a torrent name must be a plain file name, not {name!r}")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ValueError(f"a torrent name is at most {MAX_NAME_BYTES} bytes, not {name!r}")
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -126,7 +130,10 @@ def _hash_pieces(
 ) -> None:
     # libtorrent reads <base>/<name>; a symlink gives the content-addressed file that name.
     with tempfile.TemporaryDirectory(prefix="torrent-make-") as base:
-        (Path(base) / name).symlink_to(path.resolve())
+        try:
+            (Path(base) / name).symlink_to(path.resolve())
+        except OSError as exc:
+            raise TorrentMakingFailed(f"cannot name {path} {name!r} to hash it: {exc}") from exc
 
         def progress(piece: int) -> None:
             if on_progress is not None:

@@ -3,15 +3,21 @@ session): what it seeds follows the listing and each version's manifest, image a
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from image_format.content_paths import blob_relpath
 from image_format.manifest import DeltaRef, Manifest, TorrentRef
 from seeder import reconciler as reconciler_module
+from seeder.cli import main as seeder_main
 from seeder.reconciler import Reconciler
 from seeder.settings import SeederSettings
+from swarm.errors import SwarmStopped
 
 
 class FakeCatalog:
@@ -30,19 +36,34 @@ class FakeCatalog:
         return f"torrent {sha256}".encode()
 
 
+@dataclass
+class FakeStatus:
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeTorrent:
+    torrent: bytes
+    path: Path
+    errors: dict[Path, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def status(self) -> FakeStatus:
+        return FakeStatus(self.errors.get(self.path))
+
+
 class FakeSession:
-    """Records what is seeded; a handle is the (torrent, file) pair."""
+    """Records what is seeded; `errors[path]` makes that file's torrent report an error."""
 
     def __init__(self) -> None:
         self.seeding: set[tuple[bytes, Path]] = set()
+        self.errors: dict[Path, str] = {}
 
-    def add_seed(self, torrent: bytes, data_file: Path, *, seed_mode: bool = True) -> object:
-        handle = (torrent, data_file)
-        self.seeding.add(handle)
-        return handle
+    def add_seed(self, torrent: bytes, data_file: Path, *, seed_mode: bool = True) -> FakeTorrent:
+        self.seeding.add((torrent, data_file))
+        return FakeTorrent(torrent, data_file, self.errors)
 
-    def remove(self, handle: tuple[bytes, Path]) -> None:
-        self.seeding.remove(handle)
+    def remove(self, handle: FakeTorrent) -> None:
+        self.seeding.remove((handle.torrent, handle.path))
 
 
 def blob(root: Path, digest: str, size: int) -> str:
@@ -79,8 +100,7 @@ def test_it_seeds_images_and_patches_and_follows_re_signed_manifests(
     monkeypatch.setattr(reconciler_module, "MANIFEST_REFRESH_SECONDS", 0.0)
     image, patch = blob(tmp_path, "a" * 64, 10), blob(tmp_path, "b" * 64, 4)
     catalog, session = FakeCatalog(), FakeSession()
-    settings = SeederSettings(distributor_url="http://x", data_dir=tmp_path, key="ed25519:x")
-    reconciler = Reconciler(settings, catalog, session)  # type: ignore[arg-type]
+    reconciler = Reconciler(settings_in(tmp_path), catalog, session)  # type: ignore[arg-type]
     try:
         catalog.manifests[("img", "2")] = manifest("2", image, {"1": patch})
         reconciler.reconcile()
@@ -98,3 +118,71 @@ def test_it_seeds_images_and_patches_and_follows_re_signed_manifests(
         assert reconciler.seeding() == [] and session.seeding == set()
     finally:
         reconciler.close()
+
+
+def settings_in(tmp_path: Path) -> SeederSettings:
+    return SeederSettings(distributor_url="http://x", data_dir=tmp_path, key="ed25519:x")
+
+
+def test_a_torrent_that_fails_while_seeding_is_dropped_and_seeded_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconciler_module, "RETRY_AFTER_SECONDS", 0.3)
+    image = blob(tmp_path, "a" * 64, 10)
+    catalog, session = FakeCatalog(), FakeSession()
+    catalog.manifests[("img", "1")] = manifest("1", image, {})
+    reconciler = Reconciler(settings_in(tmp_path), catalog, session)  # type: ignore[arg-type]
+    try:
+        reconciler.reconcile()
+        (seeding,) = reconciler.seeding()
+        path = seeding.data_file
+        session.errors[path] = "No such file or directory"  # a read failed; libtorrent paused it
+        reconciler.reconcile()  # dropped ...
+        assert session.seeding == set()
+        del session.errors[path]
+        reconciler.reconcile()  # ... not at once (the file may still be gone) ...
+        assert session.seeding == set()
+        time.sleep(0.35)
+        reconciler.reconcile()  # ... but once its retry time has come
+        assert {p for _, p in session.seeding} == {path}
+    finally:
+        reconciler.close()
+
+
+def test_the_download_of_a_version_retired_meanwhile_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped = threading.Event()
+
+    def download_until_stopped(*args: Any, should_stop: Any, **kwargs: Any) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if should_stop():
+                stopped.set()
+                raise SwarmStopped("stopped")
+            time.sleep(0.01)
+        raise AssertionError("the retired version's download was never stopped")
+
+    monkeypatch.setattr(reconciler_module, "download_file", download_until_stopped)
+    catalog, session = FakeCatalog(), FakeSession()
+    catalog.manifests[("img", "1")] = manifest("1", "c" * 64, {})  # no blob here: fetched
+    reconciler = Reconciler(settings_in(tmp_path), catalog, session)  # type: ignore[arg-type]
+    try:
+        reconciler.reconcile()
+        del catalog.manifests[("img", "1")]
+        reconciler.reconcile()
+        assert stopped.wait(5)
+    finally:
+        reconciler.close()
+    assert reconciler.seeding() == [] and session.seeding == set()
+
+
+def test_an_invalid_seeder_id_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = seeder_main(
+        ["run", "--distributor", "http://127.0.0.1:9", "--data", str(tmp_path),
+         "--key", "ed25519:x", "--seeder-id", "edge:1"]
+    )  # fmt: skip
+    assert code == 2
+    assert "seeder-id" in capsys.readouterr().err

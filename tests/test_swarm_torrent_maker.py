@@ -88,3 +88,20 @@ def test_progress_is_reported_and_errors_are_ours(tmp_path: Path) -> None:
         make_torrent(image, name="x.img", announce_url=None, piece_length=300 * KiB)
     with pytest.raises(TorrentInvalid):
         parse_torrent(b"not a torrent")
+
+
+def test_a_name_no_file_system_takes_is_refused_before_hashing(tmp_path: Path) -> None:
+    image = tmp_path / "img"
+    make_image(image, 1 << 20)
+    with pytest.raises(ValueError, match="at most 255 bytes"):
+        make_torrent(image, name="x" * 256, announce_url=None)
+    assert make_torrent(image, name="x" * 255, announce_url=None).name == "x" * 255
+
+
+def test_patch_torrent_names_always_fit_a_file_name() -> None:
+    from distributor.deltas.publish_step import patch_torrent_name
+
+    assert patch_torrent_name("deb", "1", "2", "ab" * 32) == "deb-1-to-2.delta"
+    longest = patch_torrent_name("n" * 128, "f" * 64, "v" * 64, "ab" * 32)
+    assert len(longest.encode()) <= 255
+    assert longest == f"{'n' * 128}-{'v' * 64}-{'ab' * 8}.delta"

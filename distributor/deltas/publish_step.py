@@ -131,7 +131,7 @@ class DeltaPublishStep:
             "size": staged.size,
         }
         if self._torrents is not None:
-            name = f"{context.name}-{base.version}-to-{context.version}.delta"
+            name = patch_torrent_name(context.name, base.version, context.version, staged.digest)
             torrent = self._torrents.torrent_ref(patch_path, staged.digest, staged.size, name)
             if torrent is not None:
                 ref["torrent"] = torrent
@@ -160,3 +160,10 @@ def with_delta_step(
 
 
 __all__ = ["DeltaPublishStep", "with_delta_step"]
+
+
+def patch_torrent_name(name: str, from_version: str, version: str, digest: str) -> str:
+    """`NAME-FROM-to-VERSION.delta`; when that is over a file name's 255 bytes (long names and
+    versions), `NAME-VERSION-<digest prefix>.delta`, which always fits."""
+    full = f"{name}-{from_version}-to-{version}.delta"
+    return full if len(full.encode()) <= 255 else f"{name}-{version}-{digest[:16]}.delta"
