@@ -69,6 +69,7 @@ class Reconciler:
         """Each listed version's manifest and when it was read."""
         self._seeding: dict[SeedKey, Seeding] = {}
         self._fetching: dict[SeedKey, Future[None]] = {}
+        self._fetching_blobs: dict[str, set[SeedKey]] = {}  # blob sha256 → who fetches it
         self._retry_at: dict[VersionKey | SeedKey, float] = {}
         self._wanted: set[SeedKey] = set()
         self._stop = threading.Event()
@@ -135,7 +136,8 @@ class Reconciler:
     def _consider(self, target: SeedTarget, manifest: Manifest, now: float) -> None:
         key = target.key
         with self._lock:
-            busy = key in self._seeding or key in self._fetching
+            # The same blob under another version or patch: one download, then both seed it.
+            busy = key in self._seeding or target.sha256 in self._fetching_blobs
         if busy or self._retry_at.get(key, 0.0) > now:
             return
         try:
@@ -151,6 +153,7 @@ class Reconciler:
             self._seed(target, manifest, torrent, blob)
             return
         with self._lock:
+            self._fetching_blobs.setdefault(target.sha256, set()).add(target.key)
             self._fetching[target.key] = self._pool.submit(
                 self._fetch, target, manifest, torrent, blob
             )
@@ -195,6 +198,10 @@ class Reconciler:
         finally:
             with self._lock:
                 self._fetching.pop(target.key, None)
+                fetchers = self._fetching_blobs.get(target.sha256, set())
+                fetchers.discard(target.key)
+                if not fetchers:
+                    self._fetching_blobs.pop(target.sha256, None)
 
     def _drop(self, key: SeedKey, why: str = "no longer listed") -> None:
         with self._lock:

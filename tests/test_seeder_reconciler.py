@@ -186,3 +186,34 @@ def test_an_invalid_seeder_id_is_a_usage_error(
     )  # fmt: skip
     assert code == 2
     assert "seeder-id" in capsys.readouterr().err
+
+
+def test_one_blob_named_by_two_versions_is_downloaded_once_then_seeded_by_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads: list[Path] = []
+    release = threading.Event()
+
+    def download(session: Any, torrent: bytes, partial: Path, **kwargs: Any) -> None:
+        downloads.append(partial)
+        assert release.wait(5)
+        partial.write_bytes(b"x" * 10)
+
+    monkeypatch.setattr(reconciler_module, "download_file", download)
+    monkeypatch.setattr(reconciler_module, "_sha256", lambda path: "c" * 64)
+    catalog, session = FakeCatalog(), FakeSession()
+    catalog.manifests[("img", "1")] = manifest("1", "c" * 64, {})
+    catalog.manifests[("img", "2")] = manifest("2", "c" * 64, {})  # the same content
+    reconciler = Reconciler(settings_in(tmp_path), catalog, session)  # type: ignore[arg-type]
+    try:
+        reconciler.reconcile()
+        reconciler.reconcile()
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(reconciler.seeding()) < 2 and time.monotonic() < deadline:
+            reconciler.reconcile()
+            time.sleep(0.02)
+    finally:
+        reconciler.close()
+    assert len(downloads) == 1
+    assert sorted(s.target.version for s in reconciler.seeding()) == ["1", "2"]
