@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,17 @@ from distributor.keys import init_keys
 from distributor.local_server import start_local_server
 from image_format.content_paths import swarm_health_path
 from tests.fixtures.distributor_server import DEFAULT_TOKEN
-from tests.netns import Host, HostSpec, Shaping
+from tests.netns import HostSpec, Shaping
 from tests.netns.fixtures import TopologyFactory
 from tests.support import run_client
 from tests.test_netns_swarm import (
     PORT,
-    SWARM_PORT,
     _env,
     _wait_for,
     finish,
     publish_on_origin,
     serve_origin,
+    start_get,
 )
 
 MiB = 1 << 20
@@ -70,23 +69,6 @@ def host_with_v1(data: Path, public_key: str, cache: Path, tmp_path: Path) -> No
     assert run.returncode == 0, run.stderr
 
 
-def start_update(host: Host, url: str, public_key: str, cache: Path) -> subprocess.Popen[str]:
-    settings = {
-        "CLIENT_FETCH_SWARM_LISTEN_INTERFACES": f"{host.ip}:{SWARM_PORT}",
-        "CLIENT_FETCH_SWARM_STALL_TIMEOUT_SECONDS": "30",
-    }
-    return host.popen(
-        host.python_argv(
-            *("client_fetch", "get", f"{NAME}@2", "--server", url),
-            *("--key", public_key, "--cache", str(cache), "--json"),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**_env(), **settings},
-    )
-
-
 def test_hosts_update_through_the_patch_swarm_and_the_origin_uploads_less(
     netns_topology: TopologyFactory, tmp_path: Path
 ) -> None:
@@ -117,7 +99,9 @@ def test_hosts_update_through_the_patch_swarm_and_the_origin_uploads_less(
 
     sent_before = origin.tx_bytes()
     started = time.monotonic()
-    updates = [start_update(h, url, public_key, tmp_path / f"cache-{h.index}") for h in clients]
+    updates = [
+        start_get(h, url, public_key, tmp_path / f"cache-{h.index}", f"{NAME}@2") for h in clients
+    ]
     results = [finish(h, u, timeout=90) for h, u in zip(clients, updates, strict=True)]
     seconds = time.monotonic() - started
     origin_sent = origin.tx_bytes() - sent_before

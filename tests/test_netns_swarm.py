@@ -154,6 +154,15 @@ def serve_origin(
 def start_client(
     host: Host, origin: Origin, cache: Path, *extra: str, **env: str
 ) -> subprocess.Popen[str]:
+    return start_get(
+        host, origin.url, origin.public_key, cache, f"{NAME}@{VERSION}", "--via", "swarm", *extra
+    )
+
+
+def start_get(
+    host: Host, url: str, public_key: str, cache: Path, ref: str, *args: str, **env: str
+) -> subprocess.Popen[str]:
+    """`client-fetch get REF --json ARGS` on `host`, its swarm on the host's address."""
     settings = {
         "CLIENT_FETCH_SWARM_LISTEN_INTERFACES": f"{host.ip}:{SWARM_PORT}",
         "CLIENT_FETCH_SWARM_STALL_TIMEOUT_SECONDS": "30",
@@ -161,9 +170,8 @@ def start_client(
     }
     return host.popen(
         host.python_argv(
-            *("client_fetch", "get", f"{NAME}@{VERSION}", "--server", origin.url),
-            *("--key", origin.public_key, "--cache", str(cache), "--json", "--via", "swarm"),
-            *extra,
+            *("client_fetch", "get", ref, "--server", url),
+            *("--key", public_key, "--cache", str(cache), "--json", *args),
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -47,11 +47,10 @@ class SeederTorrentHealth(BaseModel):
     hash_failures: int
 
 
-class PatchHealth(BaseModel):
-    """One patch of the version (from `from_version`): its own swarm, the origin's bytes for the
-    patch blob, and each seeder's numbers for the patch's torrent."""
+class _BlobSwarmHealth(BaseModel):
+    """What an image and a patch share: the blob, its torrent's swarm, the origin's bytes for the
+    blob, and each seeder's numbers for the torrent."""
 
-    from_version: str
     sha256: str
     size: int
     info_hash_v1: str | None = None
@@ -62,20 +61,18 @@ class PatchHealth(BaseModel):
     seeders: list[SeederTorrentHealth] = Field(default_factory=list)
 
 
-class VersionHealth(BaseModel):
+class PatchHealth(_BlobSwarmHealth):
+    """One patch of the version, from `from_version`, with its own swarm."""
+
+    from_version: str
+
+
+class VersionHealth(_BlobSwarmHealth):
     name: str
     version: str
-    sha256: str
-    size: int
-    info_hash_v1: str | None = None
-    info_hash_v2: str | None = None
-    tracker: TrackerCounts
-    origin_bytes_sent: int = 0
-    origin_requests: int = 0
     origin_full_transfers: int = 0
     bytes_from_peers: int = 0
     hash_failures: int = 0
-    seeders: list[SeederTorrentHealth] = Field(default_factory=list)
     fetches: FetchOutcomes = Field(default_factory=FetchOutcomes)
     patches: list[PatchHealth] = Field(default_factory=list)
 
