@@ -98,8 +98,11 @@ class TransferLedger:
         """(bytes from peers, bytes from web seeds), summing to `total_payload_bytes`."""
         web = sum(n for ep, n in self._by_endpoint.items() if ep in self._web_seeds)
         seen = sum(self._by_endpoint.values())
-        if seen == 0:  # no block alert reached us (a loaded machine): go by who was connected
-            if self._web_seed_connected and not self._peer_connected:
+        if seen == 0:  # no block alert reached us (a loaded machine): go by who could send
+            # libtorrent's peer list rarely shows web seed connections (measured: never during a
+            # web-seed-only download), so a torrent with web seeds and no BitTorrent peer ever
+            # seen got its bytes from the web seeds.
+            if not self._peer_connected and (self._web_seed_connected or self._web_seeds):
                 return (0, total_payload_bytes)
             return (total_payload_bytes, 0)
         from_web = round(total_payload_bytes * web / seen)

@@ -1,0 +1,28 @@
+"""The byte ledger's split by kind of source, including when no block alert arrived at all."""
+
+from __future__ import annotations
+
+from swarm.status import TransferLedger
+
+WEB = ("127.0.0.1", 8080)
+PEER = ("127.0.0.7", 6881)
+
+
+def test_blocks_seen_split_the_total_in_proportion() -> None:
+    ledger = TransferLedger({WEB})
+    ledger.add_block(WEB, 3 * 16384)
+    ledger.add_block(PEER, 16384)
+    assert ledger.split(4 * 16384) == (16384, 3 * 16384)
+
+
+def test_without_block_alerts_a_torrent_with_web_seeds_and_no_peer_counts_web_seed_bytes() -> None:
+    # libtorrent's peer list does not show web seed connections: nothing but the torrent's own
+    # web seed URLs says where the bytes came from.
+    assert TransferLedger({WEB}).split(1000) == (0, 1000)
+
+
+def test_without_block_alerts_a_peer_that_was_seen_counts_as_the_source() -> None:
+    ledger = TransferLedger({WEB})
+    ledger.learn_peer(PEER)
+    assert ledger.split(1000) == (1000, 0)
+    assert TransferLedger(set()).split(1000) == (1000, 0)  # no web seeds at all
