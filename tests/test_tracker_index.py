@@ -68,17 +68,47 @@ def test_hashes_from_catalog_records(catalog: SqliteCatalog) -> None:
     assert len(index.entries()) == 2
 
 
-def test_a_new_version_is_found_on_a_miss_at_most_once_per_interval(
-    catalog: SqliteCatalog,
+class CountingCatalog:
+    """The catalog, counting how often the index reads it whole."""
+
+    def __init__(self, catalog: SqliteCatalog) -> None:
+        self.catalog = catalog
+        self.reads = 0
+
+    def list_images(self) -> dict[str, list[VersionRecord]]:
+        self.reads += 1
+        return self.catalog.list_images()
+
+    def generation(self) -> tuple[int, ...]:
+        return self.catalog.generation()
+
+
+def test_a_new_version_is_found_by_its_first_announce(
+    catalog: SqliteCatalog, tmp_path: Path
 ) -> None:
     clock = Clock()
-    index = CatalogTorrentIndex(catalog, refresh_min_seconds=1.0, clock=clock)
+    counting = CountingCatalog(catalog)
+    index = CatalogTorrentIndex(counting, refresh_min_seconds=1.0, clock=clock)  # type: ignore[arg-type]
     assert index.lookup(b"\xdd" * 20) is None  # first read of the catalog
-    catalog.add_version(record("4", ref("dd" * 20)))
-    assert index.lookup(b"\xdd" * 20) is None  # refreshed just now: not again yet
-    clock.now += 1.0
-    entry = index.lookup(b"\xdd" * 20)
+    catalog.add_version(record("4", ref("dd" * 20)))  # published by this process
+    entry = index.lookup(b"\xdd" * 20)  # at once, within the interval
     assert entry is not None and entry.versions == (("img", "4"),)
+    other_process = SqliteCatalog(tmp_path / "catalog.sqlite")  # e.g. `distributor publish`
+    other_process.add_version(record("5", ref("ee" * 20)))
+    assert index.lookup(b"\xee" * 20) is not None
+    assert counting.reads == 3
+
+
+def test_unknown_hashes_do_not_re_read_an_unchanged_catalog(catalog: SqliteCatalog) -> None:
+    clock = Clock()
+    counting = CountingCatalog(catalog)
+    index = CatalogTorrentIndex(counting, refresh_min_seconds=1.0, clock=clock)  # type: ignore[arg-type]
+    for n in range(100):
+        assert index.lookup(bytes([n]) * 20) is None
+    assert counting.reads == 1
+    clock.now += 1.0  # past the interval, one more read
+    assert index.lookup(b"\x01" * 20) is None
+    assert counting.reads == 2
 
 
 def test_an_unreadable_manifest_is_left_out(catalog: SqliteCatalog) -> None:

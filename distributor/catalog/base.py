@@ -64,4 +64,9 @@ class Catalog(Protocol):
         """Raise `CatalogError` unless the catalog can answer queries now."""
         ...
 
+    def generation(self) -> tuple[int, ...]:
+        """A value that changes whenever a version is added, by this process or another: cheap,
+        for readers that cache what they read (the tracker's index)."""
+        ...
+
     def close(self) -> None: ...

@@ -46,6 +46,7 @@ class SqliteCatalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._commits = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -86,12 +87,19 @@ class SqliteCatalog:
                 raise
             try:
                 self._db.execute("COMMIT")
+                self._commits += 1
             except BaseException:
                 # A failed COMMIT (disk full, I/O error) leaves the transaction open: every
                 # later BEGIN on this shared connection would fail. End it, keep the error.
                 with suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
                 raise
+
+    def generation(self) -> tuple[int, int]:
+        """(SQLite's `data_version`, which changes when another connection commits; this
+        connection's own commits)."""
+        (row,) = self._query("PRAGMA data_version")
+        return (int(row[0]), self._commits)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:

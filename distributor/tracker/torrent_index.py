@@ -159,7 +159,10 @@ def torrent_ref_of(record: VersionRecord) -> TorrentRef | None:
 
 
 class CatalogTorrentIndex:
-    """`KnownTorrents` over the catalog, refreshed on a miss (rate-limited). Thread-safe."""
+    """`KnownTorrents` over the catalog, re-read on a miss when the catalog changed since the last
+    read (`Catalog.generation`, one cheap query) or `refresh_min_seconds` have passed: a version
+    published a moment ago is found by its first announce, and a flood of unknown hashes costs
+    no catalog reads. Thread-safe."""
 
     def __init__(
         self,
@@ -175,15 +178,19 @@ class CatalogTorrentIndex:
         self._refs: dict[VersionKey, tuple[bytes, RecordTorrents]] = {}
         self._index = TorrentIndex()
         self._refreshed_at: float | None = None
+        self._generation: tuple[int, ...] | None = None
 
     def refresh(self, *, force: bool = False) -> None:
-        """Re-read the catalog unless that was done less than `refresh_min_seconds` ago."""
+        """Re-read the catalog unless that was done less than `refresh_min_seconds` ago and it
+        has not changed since."""
         with self._lock:
             now = self._clock()
             last = self._refreshed_at
-            if not force and last is not None and now - last < self._refresh_min_seconds:
+            generation = self._catalog.generation()
+            recent = last is not None and now - last < self._refresh_min_seconds
+            if not force and recent and generation == self._generation:
                 return
-            self._refreshed_at = now
+            self._refreshed_at, self._generation = now, generation
             refs: dict[VersionKey, tuple[bytes, RecordTorrents]] = {}
             for records in self._catalog.list_images().values():
                 for record in records:
