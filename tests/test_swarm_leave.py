@@ -9,6 +9,7 @@ has not yet seen `stopped` goes on handing out a peer that left.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -28,7 +29,7 @@ PIECE = 64 << 10
 
 class SlowStopTracker:
     """Answers every announce with no peers; `stopped` only after `stop_delay_seconds`. Records
-    (event, time answered) for each answer it finished sending."""
+    (event, time answered) for each answer, just before sending it."""
 
     def __init__(self, host: str, stop_delay_seconds: float) -> None:
         self.answered: list[tuple[str, float]] = []
@@ -43,14 +44,14 @@ class SlowStopTracker:
                 if event == "stopped":
                     time.sleep(stop_delay_seconds)
                 body = b"d8:intervali60e5:peers0:e"
+                # Recorded before the answer leaves: a client may act on it (and a test look)
+                # before this thread runs again.
+                tracker.answered.append((event, time.monotonic()))
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # the client gave up waiting
                     self.wfile.write(body)
-                except OSError:
-                    return  # the client gave up waiting
-                tracker.answered.append((event, time.monotonic()))
 
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
@@ -84,9 +85,12 @@ def _seed_and_wait_for_started(session: object, tracker: SlowStopTracker, tmp_pa
     return torrent
 
 
-def test_remove_returns_after_the_tracker_answered_stopped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_delay_seconds", [0.0, 0.3])
+def test_remove_returns_after_the_tracker_answered_stopped(
+    tmp_path: Path, stop_delay_seconds: float
+) -> None:
     with (
-        SlowStopTracker("127.0.0.91", stop_delay_seconds=0.3).running() as tracker,
+        SlowStopTracker("127.0.0.91", stop_delay_seconds).running() as tracker,
         loopback_session(92) as session,
     ):
         torrent = _seed_and_wait_for_started(session, tracker, tmp_path)
