@@ -85,6 +85,8 @@ class SwarmSession:
             params.url_seeds = []
             params.http_seeds = []
             params.flags |= lt.torrent_flags.override_web_seeds
+        else:  # resume data saved while they were off must not keep them off (it overrides)
+            params.flags &= ~lt.torrent_flags.override_web_seeds
         return self._add(params, parsed, target_file, seed_mode=False)
 
     def add_seed(self, torrent: bytes, data_file: Path, *, seed_mode: bool = True) -> SwarmTorrent:
