@@ -109,7 +109,8 @@ def _get(args: argparse.Namespace) -> int:
 
         check_progress_file(settings.progress_file)
     show_progress = not (args.quiet or args.json)
-    with fetcher_for(settings, args.via, show_progress=show_progress) as (fetcher, client):
+    fetching = fetcher_for(settings, args.via, show_progress=show_progress, quiet=args.quiet)
+    with fetching as (fetcher, client):
         result = fetcher.get(ref, pin_task=args.pin)
         if settings.report_fetches:
             # Imported here: the report's schema is only needed once the image is in.

@@ -4,8 +4,9 @@ The progress file holds one number between 0 and 1, the form BOINC's wrapper rea
 `<fraction_done_filename>`; it is replaced atomically so a reader never sees half a number.
 Its place is checked before a `get` does anything (`check_progress_file`: a missing directory is
 the job's mistake, a usage error, on a cache hit and a miss alike); after that, writing it is best
-effort: a failed write (the directory removed, the disk full) is reported once on stderr and
-never fails or cuts short a fetch, which goes on to commit, pin and record the image.
+effort: a failed write (the directory removed, the disk full) is reported once on stderr (not
+under `--quiet`) and never fails or cuts short a fetch, which goes on to commit, pin and record
+the image.
 Not responsible for what is being counted: sources call `advance(bytes)`.
 """
 
@@ -54,7 +55,9 @@ class Progress:
         *,
         stream: TextIO | None = None,
         progress_file: Path | None = None,
+        quiet: bool = False,
     ) -> None:
+        """`quiet`: a failed progress-file write is not reported either (`get --quiet`)."""
         self.label = label
         self.total = max(total, 0)
         self.done = 0
@@ -64,6 +67,7 @@ class Progress:
         self._last_draw = 0.0
         self._last_file = 0.0
         self._file_failed = False
+        self._quiet = quiet
         self._write_file(0.0)
 
     @classmethod
@@ -123,7 +127,7 @@ class Progress:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            if not self._file_failed:
+            if not self._file_failed and not self._quiet:
                 self._file_failed = True
                 print(
                     f"client-fetch: warning: cannot write the progress file {self._file}: {exc}",

@@ -186,7 +186,12 @@ def planner_for(
 
 @contextmanager
 def fetcher_for(
-    settings: ClientSettings, via: str, *, show_progress: bool, every_estimate: bool = False
+    settings: ClientSettings,
+    via: str,
+    *,
+    show_progress: bool,
+    every_estimate: bool = False,
+    quiet: bool = False,
 ) -> Iterator[tuple[Fetcher, httpx.Client]]:
     if not settings.servers:
         raise UsageError("no server: pass --server URL (repeatable) or set CLIENT_FETCH_SERVERS")
@@ -199,7 +204,7 @@ def fetcher_for(
     def progress(label: str, total: int) -> Progress:
         if show_progress:
             return Progress.for_terminal(label, total, progress_file)
-        return Progress(label, total, progress_file=progress_file)
+        return Progress(label, total, progress_file=progress_file, quiet=quiet)
 
     cache = open_cache(settings)
     with http_client(settings) as client:

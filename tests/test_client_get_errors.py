@@ -136,6 +136,12 @@ def test_progress_writes_that_fail_later_are_reported_once_and_never_raise(
     progress.finish()
     assert capsys.readouterr().err.count("cannot write the progress file") == 1
 
+    slot.mkdir()
+    quiet = Progress("deb@1.0", 100, progress_file=slot / "fraction_done", quiet=True)
+    shutil.rmtree(slot)
+    quiet.finish()
+    assert capsys.readouterr().err == ""  # `get --quiet`
+
 
 def test_a_progress_file_lost_at_the_end_still_pins_and_records(
     server: RunningDistributor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
