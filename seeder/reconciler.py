@@ -99,7 +99,7 @@ class Reconciler:
         for key in gone:
             self._drop(key)
         for key, seeding in failed:
-            error = seeding.torrent.status().error
+            error = seeding.torrent.error
             if error:  # e.g. the file could not be read when a peer asked: libtorrent paused it
                 log.warning("seeding %s failed, will retry: %s", seeding.target.label, error)
                 self._drop(key, "failed")

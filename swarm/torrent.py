@@ -102,7 +102,7 @@ class SwarmTorrent:
                 else:
                     self._ledger.learn_peer(_endpoint(peer.ip))
             from_peers, from_web_seeds = self._ledger.split(int(st.total_payload_download))
-        error = self._error or (st.errc.message() if st.errc.value() else None)
+        error = self._error_of(st)
         return TorrentStatus(
             info_hash_v1=self.info_hash_v1,
             info_hash_v2=self.info_hash_v2,
@@ -199,6 +199,15 @@ class SwarmTorrent:
         """Hand libtorrent a piece's bytes from elsewhere: it checks them like a peer's (a bad
         piece is a hash failure) and keeps blocks it already has."""
         self._handle.add_piece(index, data, 0)
+
+    @property
+    def error(self) -> str | None:
+        """The torrent's error, if any (`status().error` without counting bytes or peers)."""
+        self._session.pump()
+        return self._error_of(self._handle.status())
+
+    def _error_of(self, st: Any) -> str | None:
+        return self._error or (st.errc.message() if st.errc.value() else None)
 
     def raise_if_failed(self) -> None:
         status = self.status()

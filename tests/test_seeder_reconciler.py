@@ -36,19 +36,15 @@ class FakeCatalog:
         return f"torrent {sha256}".encode()
 
 
-@dataclass
-class FakeStatus:
-    error: str | None = None
-
-
 @dataclass(frozen=True)
 class FakeTorrent:
     torrent: bytes
     path: Path
     errors: dict[Path, str] = field(default_factory=dict, compare=False, hash=False)
 
-    def status(self) -> FakeStatus:
-        return FakeStatus(self.errors.get(self.path))
+    @property
+    def error(self) -> str | None:
+        return self.errors.get(self.path)
 
 
 class FakeSession:
