@@ -145,10 +145,11 @@ class SwarmTorrent:
         return any(state.get("updating") for state in self._announce_states())
 
     def _announce_states(self) -> Iterator[dict[str, Any]]:
-        """Each tracker endpoint's announce state, per info-hash (v1 and v2 of a hybrid)."""
+        """Each tracker endpoint's announce state, per info-hash (v1 and v2 of a hybrid), of the
+        endpoints that reach their tracker (`reaching_endpoints`)."""
         for tracker in self._handle.trackers():
-            for endpoint in tracker.get("endpoints", []):
-                yield from endpoint.get("info_hashes") or [endpoint]
+            for endpoint in reaching_endpoints(tracker.get("endpoints", [])):
+                yield from _hash_states(endpoint)
 
     def settle_alerts(self, max_seconds: float) -> None:
         """Let alerts already on their way arrive: pump until a short wait brings none (bounded)."""
@@ -255,3 +256,26 @@ class SwarmTorrent:
 
 def _endpoint(value: Any) -> tuple[str, int]:
     return (str(value[0]), int(value[1]))
+
+
+def _hash_states(endpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(endpoint.get("info_hashes") or [endpoint])
+
+
+def reaching_endpoints(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The endpoints of one tracker worth waiting for: once any has been answered, those that
+    never were are left out; until then, all of them (the tracker may just be slow).
+
+    libtorrent announces from every listen socket, and with `0.0.0.0` that is one per local
+    address, each bound to its interface. An interface with no way to the tracker (a VirtualBox
+    host-only network, a docker bridge, a tracker on loopback) keeps its first announce in flight
+    until libtorrent's timeout, and waiting on it made every fetch wait for the completed
+    announce and again for `stopped` (4 s more on such a host). libtorrent marks an endpoint
+    `start_sent` only once the tracker answered its `started`.
+    """
+    answered = [
+        endpoint
+        for endpoint in endpoints
+        if any(state.get("start_sent") for state in _hash_states(endpoint))
+    ]
+    return answered or list(endpoints)

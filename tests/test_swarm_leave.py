@@ -1,5 +1,6 @@
-"""Leaving a swarm: `SwarmSession.remove` returns once the trackers answered `stopped`, and gives
-up on a tracker that does not answer.
+"""Leaving a swarm: `SwarmSession.remove` returns once the trackers answered `stopped`, gives up
+on a tracker that does not answer, and does not wait for a listen address that cannot reach the
+tracker at all.
 
 A real libtorrent session announces to a fake tracker of our own that answers `stopped` late, or
 never. Without the wait, libtorrent sends `stopped` on its own after the torrent is gone, and
@@ -21,6 +22,9 @@ from pathlib import Path
 import pytest
 
 from swarm import session as session_module
+from swarm.config import SwarmConfig
+from swarm.session import SwarmSession
+from swarm.torrent import reaching_endpoints
 from swarm.torrent_maker import make_torrent
 from tests.swarm_helpers import loopback_session
 
@@ -29,10 +33,12 @@ PIECE = 64 << 10
 
 class SlowStopTracker:
     """Answers every announce with no peers; `stopped` only after `stop_delay_seconds`. Records
-    (event, time answered) for each answer, just before sending it."""
+    (event, time answered) for each answer, just before sending it. Announces from the address
+    `deaf_to` are never answered (held until the tracker stops): an interface with no way to it."""
 
-    def __init__(self, host: str, stop_delay_seconds: float) -> None:
+    def __init__(self, host: str, stop_delay_seconds: float, deaf_to: str | None = None) -> None:
         self.answered: list[tuple[str, float]] = []
+        self._closing = threading.Event()
         tracker = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +46,9 @@ class SlowStopTracker:
                 pass
 
             def do_GET(self) -> None:
+                if self.client_address[0] == deaf_to:
+                    tracker._closing.wait()
+                    return
                 event = "stopped" if "event=stopped" in self.path else "other"
                 if event == "stopped":
                     time.sleep(stop_delay_seconds)
@@ -64,6 +73,7 @@ class SlowStopTracker:
         try:
             yield self
         finally:
+            self._closing.set()
             self._server.shutdown()
             self._server.server_close()
 
@@ -81,6 +91,7 @@ def _seed_and_wait_for_started(session: object, tracker: SlowStopTracker, tmp_pa
         assert time.monotonic() < deadline, "the torrent never announced"
         time.sleep(0.02)
     while torrent.announcing():
+        assert time.monotonic() < deadline, "the torrent's announce never settled"
         time.sleep(0.01)
     return torrent
 
@@ -116,3 +127,45 @@ def test_remove_gives_up_on_a_tracker_that_does_not_answer_stopped(
         assert time.monotonic() - started < 5  # not the tracker's 30 s
         assert tracker.events("stopped") == []
         assert session.torrents() == []
+
+
+def test_remove_does_not_wait_for_a_listen_address_that_cannot_reach_the_tracker(
+    tmp_path: Path,
+) -> None:
+    """Listening on 0.0.0.0 means one announce per local address; one on an interface with no way
+    to the tracker (a VM host-only network, say) stays in flight until libtorrent gives up.
+    Leaving used to wait `STOP_ANNOUNCE_SECONDS` for it (and a download's finish as long again)."""
+    config = SwarmConfig(
+        listen_interfaces="127.0.0.95:0,127.0.0.96:0", allow_multiple_connections_per_ip=True
+    )
+    with (
+        SlowStopTracker(
+            "127.0.0.97", stop_delay_seconds=0.0, deaf_to="127.0.0.96"
+        ).running() as tracker,
+        SwarmSession(config) as session,
+    ):
+        torrent = _seed_and_wait_for_started(session, tracker, tmp_path)
+        started = time.monotonic()
+        session.remove(torrent)
+        assert time.monotonic() - started < session_module.STOP_ANNOUNCE_SECONDS
+        assert len(tracker.events("stopped")) == 2  # both hashes, from the address that reaches it
+        assert session.torrents() == []
+
+
+def _endpoint(*, start_sent: bool, updating: bool) -> dict[str, object]:
+    state = {"start_sent": start_sent, "updating": updating, "complete_sent": False}
+    return {"local_address": ("192.0.2.1", 6881), "info_hashes": [state, dict(state)]}
+
+
+def test_endpoints_never_answered_are_left_out_once_another_was_answered() -> None:
+    answered = _endpoint(start_sent=True, updating=False)
+    silent = _endpoint(start_sent=False, updating=True)
+    assert reaching_endpoints([silent, answered]) == [answered]
+
+
+def test_every_endpoint_counts_while_none_was_answered() -> None:
+    """A slow tracker: the first announces are all still in flight, so all are waited for."""
+    first = _endpoint(start_sent=False, updating=True)
+    second = _endpoint(start_sent=False, updating=True)
+    assert reaching_endpoints([first, second]) == [first, second]
+    assert reaching_endpoints([]) == []
