@@ -18,6 +18,7 @@ from client_fetch.cache import HostCache
 from client_fetch.fetch_result import FetchResult
 from image_format.envelope import load_public_keys, verify_envelope
 from image_format.errors import ImageFormatError
+from image_format.timestamps import parse_utc_timestamp
 
 
 def _not_expired(document: dict[str, object]) -> bool:
@@ -25,7 +26,7 @@ def _not_expired(document: dict[str, object]) -> bool:
     if expires is None:
         return True
     try:
-        moment = datetime.strptime(str(expires), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        moment = parse_utc_timestamp(str(expires))
     except ValueError:
         return False
     return moment > datetime.now(UTC)

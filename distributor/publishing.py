@@ -26,9 +26,10 @@ from typing import Any, BinaryIO, Protocol
 from distributor.catalog.base import Catalog, VersionRecord
 from distributor.errors import ContentDigestMismatch, StorageError, VersionConflict
 from distributor.storage.blob_store import LocalBlobStore, StagedBlob
-from image_format.manifest import ContentKind, Manifest, utc_timestamp
+from image_format.manifest import ContentKind, Manifest
 from image_format.names import validate_name, validate_version
 from image_format.signing import SigningKey, sign_manifest
+from image_format.timestamps import utc_timestamp
 
 
 class KindConflict(VersionConflict):

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from image_format.errors import (
@@ -124,6 +123,10 @@ class SigningKey:
 
     @classmethod
     def load(cls, path: Path) -> SigningKey:
+        # Imported here: `serialization` costs ~10 ms of start-up (its SSH key support), and only
+        # the distributor's signing needs it, not the fetcher's verifying.
+        from cryptography.hazmat.primitives import serialization
+
         try:
             loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
@@ -134,6 +137,8 @@ class SigningKey:
 
     def save(self, path: Path) -> None:
         """Write the key as PKCS#8 PEM, readable by the owner only; refuses to overwrite."""
+        from cryptography.hazmat.primitives import serialization
+
         pem = self._private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -145,10 +150,7 @@ class SigningKey:
 
     @property
     def public_key(self) -> PublicKey:
-        raw = self._private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return PublicKey(raw)
+        return PublicKey(self._private.public_key().public_bytes_raw())
 
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)

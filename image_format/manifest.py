@@ -9,27 +9,16 @@ the raw document, unknown fields included).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from image_format.digest import validate_digest
 from image_format.name_types import ImageName, ImageVersion
+from image_format.timestamps import parse_utc_timestamp
 
 MANIFEST_SCHEMA_VERSION = 1
 ContentKind = Literal["image", "data"]
-
-
-def utc_timestamp(moment: datetime | None = None) -> str:
-    """An RFC 3339 UTC timestamp with second precision, e.g. 2026-11-25T00:54:28Z."""
-    moment = moment or datetime.now(UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_utc_timestamp(text: str) -> datetime:
-    """Parse a timestamp written by `utc_timestamp`; raises ValueError."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 class _Model(BaseModel):

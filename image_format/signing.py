@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from image_format.envelope import PublicKey, SigningKey, sign_document, verify_envelope
 from image_format.errors import ManifestExpired, ManifestMalformed, ManifestMismatch
-from image_format.manifest import Manifest, parse_utc_timestamp
+from image_format.manifest import Manifest
+from image_format.timestamps import parse_utc_timestamp
 
 __all__ = [
     "PublicKey",

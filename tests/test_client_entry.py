@@ -1,5 +1,6 @@
-"""`client_fetch.entry.exit_now`: the command ends without interpreter teardown once its work is
-done, but never cuts short a live thread and never loses buffered output. (That start-up runs no
+"""`client_fetch.entry`: the command ends without interpreter teardown once its work is done, but
+never cuts short a live thread and never loses buffered output; it skips pydantic's plugin search
+unless told otherwise. (That start-up runs no
 garbage collection is tested with the other start-up costs, in test_client_startup.py.)"""
 
 from __future__ import annotations
@@ -51,3 +52,23 @@ def test_exit_now_reports_a_closed_stdout_the_normal_way() -> None:
     done = _run("import os\nprint('lost')\nos.close(1)\nexit_now(0)\n")
     assert done.returncode == 120
     assert done.stdout == ""
+
+
+def _plugins_setting_after_prepare(env_value: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if env_value is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = env_value
+    code = (
+        "import os\nfrom client_fetch.entry import prepare_process\nprepare_process()\n"
+        "print(os.environ['PYDANTIC_DISABLE_PLUGINS'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_pydantic_plugins_are_skipped_unless_the_environment_names_them() -> None:
+    assert _plugins_setting_after_prepare(None) == "__all__"
+    assert _plugins_setting_after_prepare("some_plugin") == "some_plugin"

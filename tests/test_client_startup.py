@@ -277,6 +277,14 @@ def test_the_command_loads_no_async_library_nor_the_httpx_command_line(tmp_path:
     assert loaded & {"trio", "anyio", "httpx._main", "click", "pygments", "rich"} == set()
 
 
+def test_verifying_manifests_loads_no_key_file_formats(tmp_path: Path) -> None:
+    """cryptography's `serialization` (~10 ms of start-up, for its SSH key formats) is only for
+    the distributor's private key; the fetcher verifies with raw public keys."""
+    loaded = _modules_after_a_failed_get(tmp_path, "swarm", entry=True)
+    assert {"image_format.envelope", "cryptography.hazmat.primitives.asymmetric.ed25519"} <= loaded
+    assert "cryptography.hazmat.primitives.serialization" not in loaded
+
+
 def test_the_command_runs_no_garbage_collection_up_to_its_first_request(tmp_path: Path) -> None:
     """At Python's default threshold the imports of a `get` ran the cyclic collector ~85 times
     (~15 % of the CPU before the first request); `client_fetch.entry` raises the threshold."""

@@ -18,8 +18,9 @@ from image_format.envelope import (
     verify_envelope,
 )
 from image_format.errors import ManifestMalformed, SignatureInvalid
-from image_format.manifest import Manifest, utc_timestamp
+from image_format.manifest import Manifest
 from image_format.signing import sign_manifest, verify_signed_manifest
+from image_format.timestamps import utc_timestamp
 
 KEY = SigningKey.generate()
 _SIGS = b'"signatures": [{"keyid": "0011223344556677", "sig": "AA=="}]'

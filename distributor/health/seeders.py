@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from distributor.tracker.service import normalize_ip
-from image_format.manifest import utc_timestamp
 from image_format.swarm_reports import SeederReport
+from image_format.timestamps import utc_timestamp
 
 
 @dataclass(frozen=True)

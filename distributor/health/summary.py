@@ -24,7 +24,7 @@ from distributor.health.models import (
 from distributor.health.seeders import SeenSeeder
 from distributor.health.state import SwarmState
 from distributor.tracker.torrent_index import torrents_of
-from image_format.manifest import utc_timestamp
+from image_format.timestamps import utc_timestamp
 
 
 def endpoint_text(endpoint: tuple[str, int]) -> str:
