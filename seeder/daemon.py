@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
 from types import FrameType
+
+import certifi
 
 from image_format.envelope import load_public_keys
 from seeder.catalog_client import CatalogClient, CatalogUnavailable
@@ -16,6 +19,7 @@ from seeder.reporter import Reporter
 from seeder.settings import SeederSettings
 from swarm.config import SwarmConfig
 from swarm.session import SwarmSession
+from swarm.tls import ca_environment
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,8 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     keys = load_public_keys(settings.key)
     _install_signal_handlers(stop)
     settings.blob_root.mkdir(parents=True, exist_ok=True)
+    # libtorrent's OpenSSL trusts what the catalog client (httpx) trusts, or https announces fail.
+    os.environ.update(ca_environment(certifi.where(), os.environ))
     client = CatalogClient(settings.distributor_url, keys, settings.http_timeout_seconds)
     session = SwarmSession(swarm_config(settings))
     reconciler = Reconciler(settings, client, session)

@@ -1,0 +1,25 @@
+"""What libtorrent's own OpenSSL needs to verify https trackers and web seeds.
+
+The libtorrent wheel links its own OpenSSL, whose default certificate store is a path on the
+wheel's build machine (`/opt/_internal/openssl-3.5/cert.pem`), absent on hosts. Unless the
+environment names a CA file or directory, every https announce and web seed request fails with
+"certificate verify failed": a fetcher's swarm gets no peers and falls back to plain HTTP, and a
+seeder is never announced. OpenSSL reads `SSL_CERT_FILE` / `SSL_CERT_DIR` when a session starts
+(libtorrent loads its default verify paths then), so a process sets them before its first
+session, from its wiring. Not responsible for choosing the CA bundle (the caller's: the one its
+HTTP client trusts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+OPENSSL_CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def ca_environment(ca_file: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables to add to `environ` so that libtorrent trusts the certificates in `ca_file`;
+    none when `environ` already names a CA file or directory (the host's choice wins)."""
+    if any(environ.get(name) for name in OPENSSL_CA_VARIABLES):
+        return {}
+    return {"SSL_CERT_FILE": ca_file}

@@ -1,0 +1,200 @@
+"""https trackers: libtorrent's own OpenSSL trusts only what the environment names, so the fetcher
+and the seeder point it at the CA bundle their HTTP client trusts (`swarm.tls`).
+
+A real libtorrent session announces to an https tracker of our own whose certificate a private CA
+signed: refused as "certificate verify failed" while the environment names no CA (as on a host,
+where the wheel's built-in store path does not exist), answered once `ca_environment` names the
+CA's file. Then both deployables' wiring is checked to set the variable, and to leave a host's
+own choice alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import certifi
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from client_fetch.settings import ClientSettings
+from client_fetch.wiring import http_client, open_cache, planner_for
+from seeder.daemon import run_seeder
+from seeder.settings import SeederSettings
+from swarm.session import SwarmSession
+from swarm.tls import OPENSSL_CA_VARIABLES, ca_environment
+from swarm.torrent_maker import make_torrent
+from tests.swarm_helpers import loopback_session
+
+HOST = "127.0.0.71"
+
+
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    """A CA's self-signed certificate (`issuer` None), or a server certificate for HOST."""
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    else:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))])
+        builder = builder.add_extension(san, critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate for HOST, server key), PEM files."""
+    folder = tmp_path_factory.mktemp("ca")
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = _certificate("test CA", ca_key, None, ca_key)
+    server = _certificate(HOST, server_key, ca, ca_key)
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (folder / "server.pem").write_bytes(server.public_bytes(pem))
+    pkcs8, unencrypted = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    (folder / "server.key").write_bytes(server_key.private_bytes(pem, pkcs8, unencrypted))
+    return folder / "ca.pem", folder / "server.pem", folder / "server.key"
+
+
+@contextmanager
+def https_tracker(certificate: Path, key: Path) -> Iterator[tuple[str, list[str]]]:
+    """A tracker answering every announce with no peers over TLS; yields (URL, paths asked)."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = b"d8:intervali60e5:peers0:e"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer((HOST, 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://{HOST}:{server.server_port}/announce", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _announce_failures(
+    session: SwarmSession, tracker_url: str, tmp_path: Path, asked: list[str]
+) -> int:
+    """Seed a small torrent announcing to `tracker_url`; wait until the tracker was asked or
+    libtorrent counted a failed announce (15 s at most); return the failures counted."""
+    image = tmp_path / "image"
+    image.write_bytes(os.urandom(256 << 10))
+    made = make_torrent(image, name="img", announce_url=tracker_url, piece_length=64 << 10)
+    torrent = session.add_seed(made.data, image)
+    failures = 0
+    deadline = time.monotonic() + 15
+    while not asked and not failures and time.monotonic() < deadline:
+        failures = sum(
+            int(state.get("fails", 0))
+            for tracker in torrent.handle.trackers()
+            for endpoint in tracker.get("endpoints", [])
+            for state in endpoint.get("info_hashes") or [endpoint]
+        )
+        time.sleep(0.05)
+    return failures
+
+
+@pytest.fixture
+def no_ca_in_environment() -> Iterator[None]:
+    """The environment without SSL_CERT_FILE / SSL_CERT_DIR, all of it restored afterwards."""
+    saved = dict(os.environ)
+    for name in OPENSSL_CA_VARIABLES:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("no_ca_in_environment")
+def test_libtorrent_refuses_an_https_tracker_while_the_environment_names_no_ca(
+    private_ca: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    with https_tracker(*private_ca[1:]) as (url, asked), loopback_session(72) as session:
+        failures = _announce_failures(session, url, tmp_path, asked)
+    assert failures > 0
+    assert asked == []  # no announce got through
+
+
+@pytest.mark.usefixtures("no_ca_in_environment")
+def test_libtorrent_trusts_the_ca_file_ca_environment_names(
+    private_ca: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    os.environ.update(ca_environment(str(private_ca[0]), os.environ))
+    with https_tracker(*private_ca[1:]) as (url, asked), loopback_session(73) as session:
+        failures = _announce_failures(session, url, tmp_path, asked)
+    assert failures == 0
+    assert asked and all(path.startswith("/announce?") for path in asked)
+
+
+def test_a_ca_the_environment_already_names_wins() -> None:
+    assert ca_environment("/bundle.pem", {}) == {"SSL_CERT_FILE": "/bundle.pem"}
+    assert ca_environment("/bundle.pem", {"SSL_CERT_FILE": "/host.pem"}) == {}
+    assert ca_environment("/bundle.pem", {"SSL_CERT_DIR": "/etc/ssl/certs"}) == {}
+    assert ca_environment("/bundle.pem", {"SSL_CERT_FILE": ""}) == {"SSL_CERT_FILE": "/bundle.pem"}
+
+
+@pytest.mark.usefixtures("no_ca_in_environment")
+def test_the_fetcher_hands_libtorrent_its_http_clients_ca_bundle(tmp_path: Path) -> None:
+    settings = ClientSettings(servers=["https://127.0.0.1:1"], cache_dir=tmp_path / "cache")
+    with http_client(settings) as client:
+        planner_for(settings, client, open_cache(settings), "swarm")
+    assert os.environ["SSL_CERT_FILE"] == certifi.where()
+
+
+@pytest.mark.usefixtures("no_ca_in_environment")
+def test_the_seeder_hands_libtorrent_its_http_clients_ca_bundle(tmp_path: Path) -> None:
+    settings = SeederSettings(
+        distributor_url="http://127.0.0.1:1",
+        data_dir=tmp_path,
+        key="ed25519:" + "A" * 43 + "=",
+        listen_interfaces="127.0.0.74:0",
+    )
+    stop = threading.Event()
+    stop.set()  # start, then leave at once
+    assert run_seeder(settings, stop) == 0
+    assert os.environ["SSL_CERT_FILE"] == certifi.where()
