@@ -41,8 +41,9 @@ class DistributorSettings(BaseSettings):
     mirror_urls: list[str] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=DEFAULT_UPLOAD_MAX_BYTES, ge=0)
     # Tracker (see distributor.tracker.config) and swarm health.
-    tracker_interval_seconds: int = Field(default=60, ge=1)
+    tracker_interval_seconds: int = Field(default=300, ge=1)
     tracker_min_interval_seconds: int = Field(default=30, ge=1)
+    tracker_client_min_announce_seconds: int = Field(default=300, ge=0)
     tracker_peer_grace_seconds: float = Field(default=30.0, ge=0)
     tracker_numwant_default: int = Field(default=50, ge=0)
     tracker_numwant_max: int = Field(default=200, ge=1)

@@ -32,6 +32,7 @@ def tracker_config(settings: DistributorSettings) -> TrackerConfig:
     return TrackerConfig(
         interval_seconds=settings.tracker_interval_seconds,
         min_interval_seconds=settings.tracker_min_interval_seconds,
+        client_min_announce_seconds=settings.tracker_client_min_announce_seconds,
         peer_grace_seconds=settings.tracker_peer_grace_seconds,
         numwant_default=settings.tracker_numwant_default,
         numwant_max=settings.tracker_numwant_max,

@@ -14,10 +14,17 @@ class TrackerConfig:
     or loopback test harness); anyone else is seen at the address it connects from.
     `max_peers_per_address` bounds one address's peers per swarm (hosts behind one NAT share an
     address; made-up peer ids from one host must not fill `max_peers_per_swarm`).
+
+    `client_min_announce_seconds`: libtorrent (our hosts and seeders, and qBittorrent or Deluge)
+    re-announces at most every 300 s (its `min_announce_interval`) whatever shorter interval a
+    tracker asks for. Peers expire only after missing two such periods: with a 60 s interval they
+    used to expire after 150 s of the 300, so every libtorrent peer, the project's seeders too,
+    was missing from the tracker for half the time and a new host often found no seeder.
     """
 
-    interval_seconds: int = 60
+    interval_seconds: int = 300
     min_interval_seconds: int = 30
+    client_min_announce_seconds: int = 300
     peer_grace_seconds: float = 30.0
     numwant_default: int = 50
     numwant_max: int = 200
@@ -29,8 +36,11 @@ class TrackerConfig:
 
     @property
     def peer_ttl_seconds(self) -> float:
-        """A peer that missed two announces (plus grace) is gone."""
-        return 2 * self.interval_seconds + self.peer_grace_seconds
+        """A peer that missed two announces (plus grace) is gone; an announce comes every
+        `interval_seconds`, or every `client_min_announce_seconds` from a client that will not
+        announce more often."""
+        period = max(self.interval_seconds, self.client_min_announce_seconds)
+        return 2 * period + self.peer_grace_seconds
 
     @property
     def effective_min_interval_seconds(self) -> int:
