@@ -15,6 +15,11 @@ from swarm.errors import SwarmError, SwarmFailed
 from swarm.status import TorrentStatus, TransferLedger
 from swarm.torrent_file import ParsedTorrent
 
+ANSWER_GRACE_SECONDS = 2.0
+"""How long after its torrent was added a listen address may take to get its first answer from a
+tracker that answered another of our addresses, before waits leave it out (`reaching_endpoints`).
+"""
+
 if TYPE_CHECKING:
     from swarm.session import SwarmSession
 
@@ -47,6 +52,7 @@ class SwarmTorrent:
         self._resume_result: bytes | None = None
         self._resume_done = False
         self._web_seeds_added = False
+        self._added_at = time.monotonic()
 
     @property
     def key(self) -> str:
@@ -147,8 +153,9 @@ class SwarmTorrent:
     def _announce_states(self) -> Iterator[dict[str, Any]]:
         """Each tracker endpoint's announce state, per info-hash (v1 and v2 of a hybrid), of the
         endpoints that reach their tracker (`reaching_endpoints`)."""
+        grace_over = time.monotonic() - self._added_at >= ANSWER_GRACE_SECONDS
         for tracker in self._handle.trackers():
-            for endpoint in reaching_endpoints(tracker.get("endpoints", [])):
+            for endpoint in reaching_endpoints(tracker.get("endpoints", []), grace_over=grace_over):
                 yield from _hash_states(endpoint)
 
     def settle_alerts(self, max_seconds: float) -> None:
@@ -262,15 +269,21 @@ def _hash_states(endpoint: dict[str, Any]) -> list[dict[str, Any]]:
     return list(endpoint.get("info_hashes") or [endpoint])
 
 
-def reaching_endpoints(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The endpoints of one tracker worth waiting for: once any has been answered, those that
-    never were are left out; until then, all of them (the tracker may just be slow).
+def reaching_endpoints(
+    endpoints: list[dict[str, Any]], *, grace_over: bool
+) -> list[dict[str, Any]]:
+    """The endpoints of one tracker worth waiting for. Once any has been answered and the torrent
+    has been in the session `ANSWER_GRACE_SECONDS` (`grace_over`), those never answered are left
+    out; until then, all of them.
 
     libtorrent announces from every listen socket, and with `0.0.0.0` that is one per local
     address, each bound to its interface. An interface with no way to the tracker (a VirtualBox
     host-only network, a docker bridge, a tracker on loopback) keeps its first announce in flight
     until libtorrent's timeout, and waiting on it made every fetch wait for the completed
-    announce and again for `stopped` (4 s more on such a host). libtorrent marks an endpoint
+    announce and again for `stopped` (4 s more on such a host). An address that does reach the
+    tracker, only more slowly, must still be waited for: libtorrent sends `stopped` only from
+    endpoints whose `started` was answered, so one removed before its answer stays registered at
+    the tracker, a dead peer handed out until it expires. libtorrent marks an endpoint
     `start_sent` only once the tracker answered its `started`.
     """
     answered = [
@@ -278,4 +291,4 @@ def reaching_endpoints(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for endpoint in endpoints
         if any(state.get("start_sent") for state in _hash_states(endpoint))
     ]
-    return answered or list(endpoints)
+    return answered if answered and grace_over else list(endpoints)

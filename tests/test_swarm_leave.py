@@ -23,6 +23,7 @@ import pytest
 
 from swarm import session as session_module
 from swarm.config import SwarmConfig
+from swarm.download import TRACKER_SETTLE_SECONDS
 from swarm.session import SwarmSession
 from swarm.torrent import reaching_endpoints
 from swarm.torrent_maker import make_torrent
@@ -33,11 +34,18 @@ PIECE = 64 << 10
 
 class SlowStopTracker:
     """Answers every announce with no peers; `stopped` only after `stop_delay_seconds`. Records
-    (event, time answered) for each answer, just before sending it. Announces from the address
-    `deaf_to` are never answered (held until the tracker stops): an interface with no way to it."""
+    (event, time answered, address) for each answer, just before sending it. Announces from the
+    address `deaf_to` are never answered (held until the tracker stops): an interface with no way
+    to it. Those from `slow_from[0]` other than `stopped` are answered `slow_from[1]` s late."""
 
-    def __init__(self, host: str, stop_delay_seconds: float, deaf_to: str | None = None) -> None:
-        self.answered: list[tuple[str, float]] = []
+    def __init__(
+        self,
+        host: str,
+        stop_delay_seconds: float,
+        deaf_to: str | None = None,
+        slow_from: tuple[str, float] | None = None,
+    ) -> None:
+        self.answered: list[tuple[str, float, str]] = []
         self._closing = threading.Event()
         tracker = self
 
@@ -46,16 +54,19 @@ class SlowStopTracker:
                 pass
 
             def do_GET(self) -> None:
-                if self.client_address[0] == deaf_to:
+                address = self.client_address[0]
+                if address == deaf_to:
                     tracker._closing.wait()
                     return
                 event = "stopped" if "event=stopped" in self.path else "other"
                 if event == "stopped":
                     time.sleep(stop_delay_seconds)
+                elif slow_from is not None and address == slow_from[0]:
+                    time.sleep(slow_from[1])
                 body = b"d8:intervali60e5:peers0:e"
                 # Recorded before the answer leaves: a client may act on it (and a test look)
                 # before this thread runs again.
-                tracker.answered.append((event, time.monotonic()))
+                tracker.answered.append((event, time.monotonic(), address))
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -78,7 +89,10 @@ class SlowStopTracker:
             self._server.server_close()
 
     def events(self, name: str) -> list[float]:
-        return [moment for event, moment in self.answered if event == name]
+        return [moment for event, moment, _ in self.answered if event == name]
+
+    def addresses(self, name: str) -> list[str]:
+        return [address for event, _, address in self.answered if event == name]
 
 
 def _seed_and_wait_for_started(session: object, tracker: SlowStopTracker, tmp_path: Path) -> object:
@@ -152,20 +166,54 @@ def test_remove_does_not_wait_for_a_listen_address_that_cannot_reach_the_tracker
         assert session.torrents() == []
 
 
+def test_a_slower_listen_address_that_reaches_the_tracker_is_still_waited_for(
+    tmp_path: Path,
+) -> None:
+    """A download done before one of its addresses had the tracker's first answer: the finish
+    waits for that answer (libtorrent sends `stopped` only from answered addresses), so leaving
+    sends `stopped` from both and neither stays registered at the tracker."""
+    image = tmp_path / "image"
+    image.write_bytes(random.Random(7).randbytes(16 * PIECE))
+    config = SwarmConfig(
+        listen_interfaces="127.0.0.85:0,127.0.0.86:0", allow_multiple_connections_per_ip=True
+    )
+    with (
+        SlowStopTracker("127.0.0.87", 0.0, slow_from=("127.0.0.86", 0.5)).running() as tracker,
+        loopback_session(88) as seeding,
+        SwarmSession(config) as fetching,
+    ):
+        made = make_torrent(image, name="img", announce_url=tracker.url, piece_length=PIECE)
+        seeding.add_seed(made.data, image)
+        torrent = fetching.add_download(made.data, tmp_path / "out", web_seeds=False)
+        torrent.connect_peer("127.0.0.88", seeding.listen_port)
+        deadline = time.monotonic() + 10
+        while not torrent.finished:
+            assert time.monotonic() < deadline, "the download never finished"
+            time.sleep(0.01)
+        settle_by = time.monotonic() + TRACKER_SETTLE_SECONDS  # as a download's finish does
+        while not torrent.trackers_settled() and time.monotonic() < settle_by:
+            time.sleep(0.01)
+        fetching.remove(torrent)
+        assert "127.0.0.86" in tracker.addresses("other")
+        assert sorted(set(tracker.addresses("stopped"))) == ["127.0.0.85", "127.0.0.86"]
+
+
 def _endpoint(*, start_sent: bool, updating: bool) -> dict[str, object]:
     state = {"start_sent": start_sent, "updating": updating, "complete_sent": False}
     return {"local_address": ("192.0.2.1", 6881), "info_hashes": [state, dict(state)]}
 
 
-def test_endpoints_never_answered_are_left_out_once_another_was_answered() -> None:
+def test_endpoints_never_answered_are_left_out_once_another_was_answered_in_time() -> None:
     answered = _endpoint(start_sent=True, updating=False)
     silent = _endpoint(start_sent=False, updating=True)
-    assert reaching_endpoints([silent, answered]) == [answered]
+    assert reaching_endpoints([silent, answered], grace_over=True) == [answered]
+    # Within the grace the silent one may just be slower: still waited for.
+    assert reaching_endpoints([silent, answered], grace_over=False) == [silent, answered]
 
 
 def test_every_endpoint_counts_while_none_was_answered() -> None:
     """A slow tracker: the first announces are all still in flight, so all are waited for."""
     first = _endpoint(start_sent=False, updating=True)
     second = _endpoint(start_sent=False, updating=True)
-    assert reaching_endpoints([first, second]) == [first, second]
-    assert reaching_endpoints([]) == []
+    assert reaching_endpoints([first, second], grace_over=True) == [first, second]
+    assert reaching_endpoints([], grace_over=True) == []
