@@ -145,16 +145,9 @@ def _seed(args: argparse.Namespace) -> int:
     from dataclasses import asdict, replace
 
     from client_fetch import seeding
-    from client_fetch.wiring import (
-        http_client,
-        open_cache,
-        swarm_config,
-        trust_http_ca_bundle_in_swarm,
-        trusted_keys,
-    )
+    from client_fetch.wiring import http_client, open_cache, swarm_config, trusted_keys
 
     settings = _settings(args)
-    trust_http_ca_bundle_in_swarm()
     cache = open_cache(settings)  # none yet is "nothing to seed": a fresh host's seed job is fine
     config = replace(
         swarm_config(settings),

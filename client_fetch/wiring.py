@@ -8,7 +8,6 @@ Errors: `UsageError` for settings that cannot work (no server, no or bad key, un
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,7 +36,6 @@ from image_format.envelope import PublicKey, load_public_keys
 from image_format.errors import KeyFormatError
 from image_format.manifest import TorrentRef
 from swarm.config import SwarmConfig
-from swarm.tls import ca_environment
 
 if TYPE_CHECKING:
     from client_fetch.tracker_scrape import SwarmCounts
@@ -95,15 +93,11 @@ def rate_book(settings: ClientSettings) -> RateBook:
     return RateBook(Path(settings.cache_dir) / "rates.json", defaults)
 
 
-def trust_http_ca_bundle_in_swarm() -> None:
-    """Point libtorrent's own OpenSSL at the CA bundle the HTTP client trusts (httpx's: certifi's)
-    unless the environment names one, so that https trackers and web seeds verify (`swarm.tls`).
-    Call before the process's first swarm session."""
-    os.environ.update(ca_environment(certifi.where(), os.environ))
-
-
 def swarm_config(settings: ClientSettings) -> SwarmConfig:
+    """libtorrent trusts the CA bundle the HTTP client trusts (httpx's: certifi's), so https
+    trackers and web seeds verify (`swarm.tls`)."""
     return SwarmConfig(
+        ca_file=certifi.where(),
         listen_interfaces=settings.swarm_listen_interfaces,
         outgoing_interface=settings.swarm_outgoing_interface,
         upload_rate_limit_bytes_per_second=settings.swarm_upload_limit_bytes_per_second,
@@ -166,7 +160,6 @@ def planner_for(
     when `every_estimate` (`plan` lists why each source could not serve, whatever `--via`)."""
     if via not in VIA_CHOICES:
         raise UsageError(f"--via {via} is not one of {', '.join(VIA_CHOICES)}")
-    trust_http_ca_bundle_in_swarm()
     swarm = SwarmSource(
         settings.servers,
         client,

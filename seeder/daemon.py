@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -19,7 +18,6 @@ from seeder.reporter import Reporter
 from seeder.settings import SeederSettings
 from swarm.config import SwarmConfig
 from swarm.session import SwarmSession
-from swarm.tls import ca_environment
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,9 @@ log = logging.getLogger(__name__)
 
 
 def swarm_config(settings: SeederSettings) -> SwarmConfig:
+    """libtorrent trusts what the catalog client (httpx) trusts, or https announces fail."""
     return SwarmConfig(
+        ca_file=certifi.where(),
         listen_interfaces=settings.listen_interfaces,
         listen_port_retries=0,
         upload_rate_limit_bytes_per_second=settings.upload_rate_limit_bytes_per_second,
@@ -75,8 +75,6 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     keys = load_public_keys(settings.key)
     _install_signal_handlers(stop)
     settings.blob_root.mkdir(parents=True, exist_ok=True)
-    # libtorrent's OpenSSL trusts what the catalog client (httpx) trusts, or https announces fail.
-    os.environ.update(ca_environment(certifi.where(), os.environ))
     client = CatalogClient(settings.distributor_url, keys, settings.http_timeout_seconds)
     session = SwarmSession(swarm_config(settings))
     reconciler = Reconciler(settings, client, session)

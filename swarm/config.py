@@ -44,6 +44,11 @@ class SwarmConfig:
     """libtorrent's SSRF guard refuses trackers on local addresses unless the path is exactly
     "/announce", which blocks our tracker (`/v1/tracker/announce`) on a LAN or loopback. Our
     torrents come from signed manifests that name their sha256, so the guard is off by default."""
+    ca_file: str | None = None
+    """CA certificates (PEM) for https trackers and web seeds. libtorrent's own OpenSSL has no
+    usable default store on hosts (`swarm.tls`), so without this an https tracker fails
+    certificate verification. Named to OpenSSL only while the session starts, and only when the
+    environment names no CA file or directory of its own. None: OpenSSL's defaults."""
     max_queued_disk_bytes: int = 16 << 20
     """Bound on bytes waiting to be written (memory held by the disk backend)."""
     disk_threads: int = 4

@@ -18,6 +18,7 @@ from swarm.settings_pack import (
     session_params_for,
 )
 from swarm.status import Endpoint, web_seed_endpoints
+from swarm.tls import openssl_trusting
 from swarm.torrent import SwarmTorrent
 from swarm.torrent_file import parse_torrent
 
@@ -43,7 +44,8 @@ class SwarmSession:
         self._listen_errors: list[str] = []
         self._listening = False
         self._web_seed_cache: dict[tuple[str, ...], set[Endpoint]] = {}
-        self._session: Any = lt.session(session_params_for(config))
+        with openssl_trusting(config.ca_file):
+            self._session: Any = lt.session(session_params_for(config))
         if config.rate_limit_local_peers:
             self._session.set_peer_class_filter(everyone_global_filter(self._session))
         self._wait_for_listen()

@@ -12,7 +12,9 @@ HTTP client trusts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 OPENSSL_CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
@@ -23,3 +25,16 @@ def ca_environment(ca_file: str, environ: Mapping[str, str]) -> dict[str, str]:
     if any(environ.get(name) for name in OPENSSL_CA_VARIABLES):
         return {}
     return {"SSL_CERT_FILE": ca_file}
+
+
+@contextmanager
+def openssl_trusting(ca_file: str | None) -> Iterator[None]:
+    """While the block runs, the process environment names `ca_file` to OpenSSL (nothing when
+    None, or when the environment names a CA already); as it was again afterwards."""
+    added = ca_environment(ca_file, os.environ) if ca_file is not None else {}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)

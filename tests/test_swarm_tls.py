@@ -1,11 +1,11 @@
-"""https trackers: libtorrent's own OpenSSL trusts only what the environment names, so the fetcher
-and the seeder point it at the CA bundle their HTTP client trusts (`swarm.tls`).
+"""https trackers: libtorrent's own OpenSSL trusts only what the environment names, so a session
+names `SwarmConfig.ca_file` to it while it starts, and the fetcher and the seeder give it the CA
+bundle their HTTP client trusts (`swarm.tls`).
 
 A real libtorrent session announces to an https tracker of our own whose certificate a private CA
-signed: refused as "certificate verify failed" while the environment names no CA (as on a host,
-where the wheel's built-in store path does not exist), answered once `ca_environment` names the
-CA's file. Then both deployables' wiring is checked to set the variable, and to leave a host's
-own choice alone.
+signed: refused ("certificate verify failed") while nothing names a CA, as on a host, where the
+wheel's built-in store path does not exist; answered when the session's `ca_file` is the CA, and
+the environment is as it was afterwards.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from client_fetch.settings import ClientSettings
-from client_fetch.wiring import http_client, open_cache, planner_for
-from seeder.daemon import run_seeder
+from client_fetch.wiring import swarm_config
+from seeder.daemon import swarm_config as seeder_swarm_config
 from seeder.settings import SeederSettings
 from swarm.session import SwarmSession
 from swarm.tls import OPENSSL_CA_VARIABLES, ca_environment
@@ -161,11 +161,15 @@ def test_libtorrent_refuses_an_https_tracker_while_the_environment_names_no_ca(
 
 
 @pytest.mark.usefixtures("no_ca_in_environment")
-def test_libtorrent_trusts_the_ca_file_ca_environment_names(
+def test_a_session_trusts_its_ca_file_and_leaves_the_environment_alone(
     private_ca: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    os.environ.update(ca_environment(str(private_ca[0]), os.environ))
-    with https_tracker(*private_ca[1:]) as (url, asked), loopback_session(73) as session:
+    before = dict(os.environ)
+    with (
+        https_tracker(*private_ca[1:]) as (url, asked),
+        loopback_session(73, ca_file=str(private_ca[0])) as session,
+    ):
+        assert dict(os.environ) == before  # named to OpenSSL only while the session started
         failures = _announce_failures(session, url, tmp_path, asked)
     assert failures == 0
     assert asked and all(path.startswith("/announce?") for path in asked)
@@ -178,23 +182,11 @@ def test_a_ca_the_environment_already_names_wins() -> None:
     assert ca_environment("/bundle.pem", {"SSL_CERT_FILE": ""}) == {"SSL_CERT_FILE": "/bundle.pem"}
 
 
-@pytest.mark.usefixtures("no_ca_in_environment")
-def test_the_fetcher_hands_libtorrent_its_http_clients_ca_bundle(tmp_path: Path) -> None:
-    settings = ClientSettings(servers=["https://127.0.0.1:1"], cache_dir=tmp_path / "cache")
-    with http_client(settings) as client:
-        planner_for(settings, client, open_cache(settings), "swarm")
-    assert os.environ["SSL_CERT_FILE"] == certifi.where()
-
-
-@pytest.mark.usefixtures("no_ca_in_environment")
-def test_the_seeder_hands_libtorrent_its_http_clients_ca_bundle(tmp_path: Path) -> None:
+def test_the_fetcher_and_the_seeder_hand_libtorrent_their_http_clients_ca_bundle(
+    tmp_path: Path,
+) -> None:
+    assert swarm_config(ClientSettings()).ca_file == certifi.where()
     settings = SeederSettings(
-        distributor_url="http://127.0.0.1:1",
-        data_dir=tmp_path,
-        key="ed25519:" + "A" * 43 + "=",
-        listen_interfaces="127.0.0.74:0",
+        distributor_url="http://127.0.0.1:1", data_dir=tmp_path, key="ed25519:AAAA"
     )
-    stop = threading.Event()
-    stop.set()  # start, then leave at once
-    assert run_seeder(settings, stop) == 0
-    assert os.environ["SSL_CERT_FILE"] == certifi.where()
+    assert seeder_swarm_config(settings).ca_file == certifi.where()
