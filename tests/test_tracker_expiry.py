@@ -1,4 +1,5 @@
-"""Peers expire only after missing two of the announces their client will really make.
+"""Peers expire only after missing two of the announces their client will really make, and a
+refused announce says when to try again.
 
 libtorrent (our hosts and seeders, qBittorrent, Deluge) re-announces at most every 300 s, its
 `min_announce_interval`, whatever shorter interval a tracker hands out. The tracker used to expire
@@ -10,13 +11,16 @@ real libtorrent session shows the 300 s it waits between announces.
 from __future__ import annotations
 
 import random
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import libtorrent as lt
 import pytest
 
 from distributor.tracker.config import TrackerConfig
+from distributor.tracker.responses import failure
 from distributor.tracker.service import Tracker
 from distributor.tracker.torrent_index import TorrentIndex
 from swarm.torrent_maker import make_torrent
@@ -92,3 +96,50 @@ def test_libtorrent_waits_300_s_between_announces_whatever_the_interval(tmp_path
         waits = [state["next_announce"] - time.time() for state in states]
         assert waits and all(wait > 250 for wait in waits), waits
     assert TrackerConfig().peer_ttl_seconds > 2 * max(waits)
+
+
+def _next_announce_after(body: bytes, tmp_path: Path, host_octet: int) -> list[float]:
+    """Seconds until a real session's next announce after the tracker answered `body`."""
+    tmp_path.mkdir()
+    image = tmp_path / "image"
+    image.write_bytes(random.Random(4).randbytes(256 << 10))
+    answered: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            answered.append(self.path)
+
+    server = ThreadingHTTPServer((f"127.0.0.{host_octet}", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.{host_octet}:{server.server_port}/announce"
+    try:
+        with loopback_session(host_octet + 1) as session:
+            made = make_torrent(image, name="img", announce_url=url, piece_length=64 << 10)
+            torrent = session.add_seed(made.data, image)
+            deadline = time.monotonic() + 10
+            while len(answered) < 2 or torrent.announcing():
+                assert time.monotonic() < deadline, "the tracker was never asked"
+                time.sleep(0.02)
+            return [
+                state["next_announce"] - time.time()
+                for entry in torrent.handle.trackers()
+                for endpoint in entry["endpoints"]
+                for state in endpoint["info_hashes"]
+            ]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_refused_announce_is_retried_in_minutes_not_half_an_hour(tmp_path: Path) -> None:
+    bare = _next_announce_after(failure("swarm is full"), tmp_path / "bare", 77)
+    assert bare and all(wait > 1500 for wait in bare), bare  # libtorrent's own 1800 s
+    ours = _next_announce_after(failure("swarm is full", retry_seconds=30), tmp_path / "ours", 79)
+    assert ours and all(wait < 400 for wait in ours), ours  # its 300 s floor

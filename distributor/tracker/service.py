@@ -83,10 +83,15 @@ class Tracker:
             entry = self._known(request.info_hash)
             return self._announce(entry, request, self._peer_ip(request, remote_ip))
         except TrackerFailure as exc:
-            return responses.failure(exc.reason)
+            return responses.failure(exc.reason, retry_seconds=self._retry_seconds)
         except CatalogError as exc:
             log.error("tracker: announce while the catalog cannot answer: %s", exc)
-            return responses.failure(UNAVAILABLE)
+            return responses.failure(UNAVAILABLE, retry_seconds=self._retry_seconds)
+
+    @property
+    def _retry_seconds(self) -> int:
+        """When a refused announcer should try again (see `responses.failure`)."""
+        return self.config.effective_min_interval_seconds
 
     def scrape(self, raw_query: bytes) -> bytes:
         try:
