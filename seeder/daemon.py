@@ -16,6 +16,7 @@ from seeder.outage_log import OutageLog
 from seeder.reconciler import Reconciler
 from seeder.reporter import Reporter
 from seeder.settings import SeederSettings
+from seeder.tracker_watch import TrackerMemoryWatch
 from swarm.config import SwarmConfig
 from swarm.session import SwarmSession
 
@@ -89,15 +90,19 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     log.info("seeder %s listening on %s", settings.seeder_id, address)
     next_report = time.monotonic()
     catalog_outage = OutageLog(log, f"the catalog at {settings.distributor_url}")
+    tracker = TrackerMemoryWatch()
     try:
         while not stop.is_set():
             try:
                 reconciler.reconcile()
-                catalog_outage.succeeded()
+                if catalog_outage.succeeded():  # the tracker may have refused announces too
+                    session.reannounce_all()
             except CatalogUnavailable as exc:
                 catalog_outage.failed(exc)
             if time.monotonic() >= next_report:
-                reporter.report(address)
+                if reporter.report(address) and tracker.changed(reporter.tracker_instance):
+                    log.info("the distributor's tracker restarted: announcing every torrent")
+                    session.reannounce_all()
                 next_report = time.monotonic() + settings.report_seconds
             stop.wait(settings.poll_seconds)
     finally:

@@ -45,10 +45,13 @@ class OutageLog:
                 self._what, now - self._started, self._failures, reason,
             )  # fmt: skip
 
-    def succeeded(self) -> None:
-        if self._failures:
+    def succeeded(self) -> bool:
+        """Record a success; True when it ends an outage."""
+        ended = self._failures > 0
+        if ended:
             self._log.warning(
                 "%s is reachable again after %.0f s (%d failures)",
                 self._what, self._clock() - self._started, self._failures,
             )  # fmt: skip
         self._failures = 0
+        return ended

@@ -38,6 +38,8 @@ class Reporter:
         self._timeout = timeout_seconds
         self._missing_logged = False
         self._outage = OutageLog(log, f"the distributor's seeder reports ({self._url})")
+        self.tracker_instance: str | None = None
+        """The `tracker_instance` of the last accepted report's answer (None before one)."""
 
     def build(self, listen_address: str) -> SeederReport:
         torrents = []
@@ -77,4 +79,15 @@ class Reporter:
         if answer.status_code >= 300:
             log.warning("seeder report refused: HTTP %s %s", answer.status_code, answer.text[:200])
             return False
+        self.tracker_instance = _tracker_instance(answer)
         return True
+
+
+def _tracker_instance(answer: httpx.Response) -> str | None:
+    """The answer's `tracker_instance`, or None (an older distributor, or not a JSON object)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    instance = body.get("tracker_instance") if isinstance(body, dict) else None
+    return instance if isinstance(instance, str) else None

@@ -131,6 +131,11 @@ class SwarmSession:
                 self._torrents.pop(torrent.key, None)
                 self._session.remove_torrent(torrent.handle)
 
+    def reannounce_all(self) -> None:
+        """Every torrent announces to its trackers now (a tracker that lost its peers)."""
+        for torrent in self.torrents():
+            torrent.force_reannounce()
+
     def torrents(self) -> list[SwarmTorrent]:
         with self._lock:
             return list(self._torrents.values())

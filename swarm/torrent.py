@@ -235,7 +235,8 @@ class SwarmTorrent:
             self._handle.add_url_seed(url)
 
     def force_reannounce(self) -> None:
-        self._handle.force_reannounce()
+        """Announce to every tracker now, even within the tracker's `min interval`."""
+        self._handle.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
 
     def save_resume_data(
         self, timeout_seconds: float = RESUME_DATA_TIMEOUT_SECONDS

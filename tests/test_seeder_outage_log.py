@@ -24,12 +24,12 @@ def test_an_outage_is_logged_at_start_as_reminders_and_at_its_end(
     clock = FakeClock()
     outage = OutageLog(logging.getLogger("t"), "the catalog", remind_seconds=60, clock=clock)
     with caplog.at_level(logging.WARNING, logger="t"):
-        outage.succeeded()  # nothing was wrong: nothing to say
+        assert outage.succeeded() is False  # nothing was wrong: nothing to say
         for _ in range(130):  # a poll a second for 130 s
             outage.failed("connection refused")
             clock.now += 1
-        outage.succeeded()
-        outage.succeeded()
+        assert outage.succeeded() is True  # the outage ended (the seeder announces again)
+        assert outage.succeeded() is False
         outage.failed("timed out")  # a new outage starts its own count
     messages = [record.getMessage() for record in caplog.records]
     assert messages == [

@@ -1,6 +1,8 @@
 """The swarms' peers and counters, in memory in the server process.
 
-A restart forgets every peer; they come back within one announce interval. Counters (completed,
+A restart forgets every peer. The project's seeders announce again within one report interval (the
+report answer's `tracker_instance` changed); other peers at their next announce, within 300 s
+(libtorrent's min_announce_interval). Counters (completed,
 uploaded/downloaded totals) count from the server's start. Peers are keyed by `peer_id` AND the
 address the announce came from: peer ids are public (non-compact answers carry them), so another
 host announcing a known id, even `stopped`, gets an entry of its own and never moves or removes the

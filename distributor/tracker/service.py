@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -52,7 +53,12 @@ def normalize_ip(text: str) -> str:
 
 
 class Tracker:
-    """Announce and scrape over a `KnownTorrents` index and an in-memory `SwarmRegistry`."""
+    """Announce and scrape over a `KnownTorrents` index and an in-memory `SwarmRegistry`.
+
+    `instance_id` is new with every tracker: its peers live in memory, so a restarted distributor
+    knows none until each announces again, which libtorrent does only every 300 s. Seeders read
+    it from their report answers and announce at once when it changes.
+    """
 
     def __init__(
         self,
@@ -64,6 +70,7 @@ class Tracker:
         rng: random.Random | None = None,
     ) -> None:
         self.config = config or TrackerConfig()
+        self.instance_id = uuid.uuid4().hex
         self.torrents = torrents
         self.seeders: ProjectSeeders = seeders or NoProjectSeeders()
         self.registry = SwarmRegistry(

@@ -89,6 +89,8 @@ def seeder_report(
         "status": "recorded",
         "endpoint": endpoint_text(seen.endpoint),
         "stale_after_seconds": swarm.seeders.stale_after_seconds,
+        # New when the distributor restarts: its tracker then knows no peer (`Tracker`).
+        "tracker_instance": swarm.tracker.instance_id,
     }
 
 

@@ -1,0 +1,114 @@
+"""A restarted distributor's tracker knows no peer: the seeder announces every torrent at once
+when its report answer names a new tracker, or when the catalog is reachable again after an
+outage, rather than after libtorrent's 300 s (or its back-off after failed announces)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from distributor.tracker.config import TrackerConfig
+from distributor.tracker.service import Tracker
+from distributor.tracker.torrent_index import TorrentIndex
+from image_format.content_paths import seeder_report_path
+from seeder.reporter import Reporter
+from seeder.tracker_watch import TrackerMemoryWatch
+from swarm.torrent_maker import make_torrent
+from tests.fixtures.distributor_server import RunningDistributor
+from tests.swarm_helpers import loopback_session
+from tests.test_tracker_service import HYBRID
+
+
+def test_a_new_tracker_instance_is_a_change_the_first_and_unknown_ones_are_not() -> None:
+    watch = TrackerMemoryWatch()
+    assert watch.changed(None) is False
+    assert watch.changed("a") is False  # the first one seen: nothing to redo
+    assert watch.changed("a") is False
+    assert watch.changed(None) is False  # an older distributor says nothing
+    assert watch.changed("b") is True
+    assert watch.changed("b") is False
+
+
+def test_every_tracker_has_its_own_instance() -> None:
+    index = TorrentIndex([("img", "1", HYBRID)])
+    first, second = Tracker(index, TrackerConfig()), Tracker(index, TrackerConfig())
+    assert first.instance_id != second.instance_id
+
+
+class NothingSeeded:
+    def seeding(self) -> list[object]:
+        return []
+
+
+def test_the_reporter_reads_the_tracker_instance_from_the_report_answer(
+    distributor: RunningDistributor,
+) -> None:
+    reporter = Reporter(
+        distributor.url,
+        "seeder-1",
+        distributor.token,
+        NothingSeeded(),
+        10.0,  # type: ignore[arg-type]
+    )
+    assert reporter.tracker_instance is None
+    assert reporter.report("10.5.0.9:7000") is True
+    answer = httpx.post(
+        distributor.url + seeder_report_path("seeder-1"),
+        json=reporter.build("10.5.0.9:7000").model_dump(mode="json"),
+        headers={"Authorization": f"Bearer {distributor.token}"},
+        timeout=10,
+    )
+    instance = answer.json()["tracker_instance"]
+    assert reporter.tracker_instance == instance and len(instance) == 32
+
+
+@contextmanager
+def counting_tracker(host: str) -> Iterator[tuple[str, list[float]]]:
+    """A tracker answering `interval 60, min interval 60`; yields (URL, times asked)."""
+    asked: list[float] = []
+    body = b"d8:intervali60e12:min intervali60e5:peers0:e"
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_port}/announce", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_reannounce_all_announces_at_once_even_within_the_min_interval(tmp_path: Path) -> None:
+    image = tmp_path / "image"
+    image.write_bytes(random.Random(5).randbytes(256 << 10))
+    with counting_tracker("127.0.0.81") as (url, asked), loopback_session(82) as session:
+        made = make_torrent(image, name="img", announce_url=url, piece_length=64 << 10)
+        torrent = session.add_seed(made.data, image)
+        deadline = time.monotonic() + 10
+        while len(asked) < 2 or torrent.announcing():  # both hashes of the hybrid, answered
+            assert time.monotonic() < deadline, "the tracker was never asked"
+            time.sleep(0.02)
+        before = len(asked)
+        session.reannounce_all()
+        deadline = time.monotonic() + 5
+        while len(asked) < before + 2:
+            assert time.monotonic() < deadline, "no announce within 5 s of reannounce_all"
+            time.sleep(0.02)
