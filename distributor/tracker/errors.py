@@ -21,7 +21,6 @@ BAD_PORT = "invalid port"
 BAD_EVENT = "invalid event"
 BAD_IP = "invalid ip"
 SWARM_FULL = "swarm is full"
-ADDRESS_FULL = "too many peers from this address"
 TOO_MANY_INFO_HASHES = "too many info_hash parameters"
 
 

@@ -2,23 +2,24 @@
 
 A restart forgets every peer. The project's seeders announce again within one report interval (the
 report answer's `tracker_instance` changed); other peers at their next announce, within 300 s
-(libtorrent's min_announce_interval). Counters (completed,
-uploaded/downloaded totals) count from the server's start. Peers are keyed by `peer_id` AND the
-address the announce came from: peer ids are public (non-compact answers carry them), so another
-host announcing a known id, even `stopped`, gets an entry of its own and never moves or removes the
-first. One address holds at most `max_peers_per_address` peers per swarm, so one host cannot fill a
-swarm with made-up ids. A peer that misses announces for `peer_ttl_seconds` is dropped (checked
-lazily on each announce to its swarm and on every `stats` read). Uploaded/downloaded totals add
-each peer's *increase* since its previous announce, so re-announces never double count; a counter
-that went down (the client restarted) counts from zero again. A peer dropped by expiry and coming
-back is a new peer (its counters count again; state it rather than keep ghosts). A `stopped` from a
-peer the swarm does not hold (expired, or the second hash of a hybrid torrent, which libtorrent
-announces separately) counts nothing.
+(libtorrent's min_announce_interval). Counters (completed, uploaded/downloaded totals) count from
+the server's start. Peers are keyed by `peer_id` AND the address the announce came from: peer ids
+are public (non-compact answers carry them), so another host announcing a known id, even `stopped`,
+gets an entry of its own and never moves or removes the first. One address holds at most
+`max_peers_per_address` peers per swarm, so one host cannot fill a swarm with made-up ids; a new
+peer from a full address replaces that address's peer heard from least recently (hosts behind one
+NAT come and go, and one killed without `stopped` stays listed for the whole expiry, 10.5 minutes by
+default: refusing newcomers would lock them out). A peer that misses announces for
+`peer_ttl_seconds` is dropped (checked lazily on each announce to its swarm and on every `stats`
+read). Uploaded/downloaded totals add each peer's *increase* since its previous announce, so
+re-announces never double count; a counter that went down (the client restarted) counts from zero
+again. A peer dropped by expiry and coming back is a new peer (its counters count again; state it
+rather than keep ghosts). A `stopped` from a peer the swarm does not hold (expired, or the second
+hash of a hybrid torrent, which libtorrent announces separately) counts nothing.
 
 Not responsible for which hashes exist (`torrent_index`), for parsing, or for what a hand-out
 prefers: callers pass `rank`. Thread-safe (one lock). Error contract: `TrackerFailure(SWARM_FULL)`
-when a new peer would exceed `max_peers_per_swarm`, `TrackerFailure(ADDRESS_FULL)` when it would
-exceed `max_peers_per_address`; nothing else.
+when a new peer would exceed `max_peers_per_swarm`; nothing else.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -78,21 +79,32 @@ PeerKey = tuple[bytes, str]
 @dataclass
 class _Swarm:
     peers: dict[PeerKey, Peer] = field(default_factory=dict)
-    per_address: Counter[str] = field(default_factory=Counter)
+    by_address: dict[str, OrderedDict[PeerKey, None]] = field(default_factory=dict)
+    """Each address's peers, the one announced least recently first."""
     completed: int = 0
     uploaded: int = 0
     downloaded: int = 0
 
     def add(self, key: PeerKey, peer: Peer) -> None:
-        if key not in self.peers:
-            self.per_address[key[1]] += 1
+        """Add or refresh `key` (it becomes its address's most recently heard peer)."""
+        keys = self.by_address.setdefault(key[1], OrderedDict())
+        keys[key] = None
+        keys.move_to_end(key)
         self.peers[key] = peer
 
     def remove(self, key: PeerKey) -> None:
         if self.peers.pop(key, None) is not None:
-            self.per_address[key[1]] -= 1
-            if not self.per_address[key[1]]:
-                del self.per_address[key[1]]
+            keys = self.by_address[key[1]]
+            del keys[key]
+            if not keys:
+                del self.by_address[key[1]]
+
+    def count_at(self, ip: str) -> int:
+        return len(self.by_address.get(ip, ()))
+
+    def stalest_at(self, ip: str) -> PeerKey:
+        """The peer of address `ip` announced least recently (the address holds one)."""
+        return next(iter(self.by_address[ip]))
 
     def stats(self) -> SwarmStats:
         seeders = sum(1 for peer in self.peers.values() if peer.complete)
@@ -164,10 +176,10 @@ class SwarmRegistry:
                 # Gone already (expired, or a hybrid's second hash): no baseline, count nothing.
                 return Announced(swarm.stats(), [])
             if peer is None:
+                if swarm.count_at(address.ip) >= self._max_per_address:
+                    swarm.remove(swarm.stalest_at(address.ip))
                 if len(swarm.peers) >= self._max_peers:
                     raise TrackerFailure(errors.SWARM_FULL)
-                if swarm.per_address[address.ip] >= self._max_per_address:
-                    raise TrackerFailure(errors.ADDRESS_FULL)
                 peer = Peer(address, left, 0, 0, now)
             swarm.uploaded += _increase(uploaded, peer.uploaded)
             swarm.downloaded += _increase(downloaded, peer.downloaded)
