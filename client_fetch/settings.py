@@ -33,7 +33,9 @@ class ClientSettings(BaseSettings):
     stall_timeout_seconds: float = Field(
         30.0, gt=0, description="no bytes for this long fails the server"
     )
-    retry_rounds: int = Field(3, ge=1, description="passes over the server list")
+    retry_rounds: int = Field(
+        6, ge=1, description="passes over the server list; 6 ride out ~8-15 s of outage"
+    )
     backoff_initial_seconds: float = Field(0.5, ge=0)
     backoff_max_seconds: float = Field(8.0, ge=0)
     lock_timeout_seconds: float = Field(

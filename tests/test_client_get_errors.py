@@ -214,3 +214,36 @@ def test_a_manifest_client_given_one_server_twice_says_not_found(
         )
         with pytest.raises(ImageNotFound):
             manifests.get(ImageRef.parse("nosuch@1"))
+
+
+class _DownUntil(httpx.BaseTransport):
+    """Refuses every connection until the virtual clock reaches `up_at` (a restarting server)."""
+
+    def __init__(self, clock: list[float], up_at: float) -> None:
+        self._clock, self._up_at = clock, up_at
+        self._real = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._clock[0] < self._up_at:
+            raise httpx.ConnectError("connection refused", request=request)
+        return self._real.handle_request(request)
+
+
+def test_the_default_retries_ride_out_a_server_down_for_seven_seconds(
+    server: RunningDistributor,
+) -> None:
+    """A distributor restarting (a deploy) used to fail every fetch starting then: 3 rounds
+    waited ~1-2 s in all. The defaults now wait 7.75-15.5 s (virtual time here)."""
+    defaults = ClientSettings()
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    backoff = Backoff(defaults.backoff_initial_seconds, defaults.backoff_max_seconds, sleep=sleep)
+    keys = load_public_keys(server.public_key)
+    with httpx.Client(transport=_DownUntil(clock, up_at=7.0)) as client:
+        manifests = ManifestClient(client, [server.url], keys, backoff, defaults.retry_rounds)
+        with pytest.raises(ImageNotFound):  # the server was reached, and has no such image
+            manifests.get(ImageRef.parse("nosuch@1"))
+    assert clock[0] >= 7.0
