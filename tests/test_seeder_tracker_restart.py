@@ -5,11 +5,7 @@ outage, rather than after libtorrent's 300 s (or its back-off after failed annou
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -21,6 +17,7 @@ from image_format.content_paths import seeder_report_path
 from seeder.reporter import Reporter
 from seeder.tracker_watch import TrackerMemoryWatch
 from swarm.torrent_maker import make_torrent
+from tests.fakes.tracker_stub import stub_tracker
 from tests.fixtures.distributor_server import RunningDistributor
 from tests.swarm_helpers import loopback_session
 from tests.test_tracker_service import HYBRID
@@ -69,38 +66,18 @@ def test_the_reporter_reads_the_tracker_instance_from_the_report_answer(
     assert reporter.tracker_instance == instance and len(instance) == 32
 
 
-@contextmanager
-def counting_tracker(host: str) -> Iterator[tuple[str, list[float]]]:
-    """A tracker answering `interval 60, min interval 60`; yields (URL, times asked)."""
-    asked: list[float] = []
-    body = b"d8:intervali60e12:min intervali60e5:peers0:e"
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            asked.append(time.monotonic())
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer((host, 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{host}:{server.server_port}/announce", asked
-    finally:
-        server.shutdown()
-        server.server_close()
+WITH_MIN_INTERVAL = b"d8:intervali60e12:min intervali60e5:peers0:e"
 
 
 def test_reannounce_all_announces_at_once_even_within_the_min_interval(tmp_path: Path) -> None:
     image = tmp_path / "image"
     image.write_bytes(random.Random(5).randbytes(256 << 10))
-    with counting_tracker("127.0.0.81") as (url, asked), loopback_session(82) as session:
-        made = make_torrent(image, name="img", announce_url=url, piece_length=64 << 10)
+    with (
+        stub_tracker("127.0.0.81", WITH_MIN_INTERVAL) as tracker,
+        loopback_session(82) as session,
+    ):
+        asked = tracker.asked
+        made = make_torrent(image, name="img", announce_url=tracker.url, piece_length=64 << 10)
         torrent = session.add_seed(made.data, image)
         deadline = time.monotonic() + 10
         while len(asked) < 2 or torrent.announcing():  # both hashes of the hybrid, answered

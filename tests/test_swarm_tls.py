@@ -14,11 +14,9 @@ import datetime
 import ipaddress
 import os
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import certifi
@@ -35,6 +33,7 @@ from seeder.settings import SeederSettings
 from swarm.session import SwarmSession
 from swarm.tls import OPENSSL_CA_VARIABLES, ca_environment
 from swarm.torrent_maker import make_torrent
+from tests.fakes.tracker_stub import StubTracker, stub_tracker
 from tests.swarm_helpers import loopback_session
 
 HOST = "127.0.0.71"
@@ -85,48 +84,23 @@ def private_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
 
 
 @contextmanager
-def https_tracker(certificate: Path, key: Path) -> Iterator[tuple[str, list[str]]]:
-    """A tracker answering every announce with no peers over TLS; yields (URL, paths asked)."""
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            body = b"d8:intervali60e5:peers0:e"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer((HOST, 0), Handler)
-    server.daemon_threads = True
+def https_tracker(certificate: Path, key: Path) -> Iterator[StubTracker]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://{HOST}:{server.server_port}/announce", asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stub_tracker(HOST, tls=context) as tracker:
+        yield tracker
 
 
-def _announce_failures(
-    session: SwarmSession, tracker_url: str, tmp_path: Path, asked: list[str]
-) -> int:
+def _announce_failures(session: SwarmSession, tracker: StubTracker, tmp_path: Path) -> int:
     """Seed a small torrent announcing to `tracker_url`; wait until the tracker was asked or
     libtorrent counted a failed announce (15 s at most); return the failures counted."""
     image = tmp_path / "image"
     image.write_bytes(os.urandom(256 << 10))
-    made = make_torrent(image, name="img", announce_url=tracker_url, piece_length=64 << 10)
+    made = make_torrent(image, name="img", announce_url=tracker.url, piece_length=64 << 10)
     torrent = session.add_seed(made.data, image)
     failures = 0
     deadline = time.monotonic() + 15
-    while not asked and not failures and time.monotonic() < deadline:
+    while not tracker.asked and not failures and time.monotonic() < deadline:
         failures = sum(
             int(state.get("fails", 0))
             for tracker in torrent.handle.trackers()
@@ -154,10 +128,10 @@ def no_ca_in_environment() -> Iterator[None]:
 def test_libtorrent_refuses_an_https_tracker_while_the_environment_names_no_ca(
     private_ca: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    with https_tracker(*private_ca[1:]) as (url, asked), loopback_session(72) as session:
-        failures = _announce_failures(session, url, tmp_path, asked)
+    with https_tracker(*private_ca[1:]) as tracker, loopback_session(72) as session:
+        failures = _announce_failures(session, tracker, tmp_path)
     assert failures > 0
-    assert asked == []  # no announce got through
+    assert tracker.asked == []  # no announce got through
 
 
 @pytest.mark.usefixtures("no_ca_in_environment")
@@ -166,13 +140,13 @@ def test_a_session_trusts_its_ca_file_and_leaves_the_environment_alone(
 ) -> None:
     before = dict(os.environ)
     with (
-        https_tracker(*private_ca[1:]) as (url, asked),
+        https_tracker(*private_ca[1:]) as tracker,
         loopback_session(73, ca_file=str(private_ca[0])) as session,
     ):
         assert dict(os.environ) == before  # named to OpenSSL only while the session started
-        failures = _announce_failures(session, url, tmp_path, asked)
+        failures = _announce_failures(session, tracker, tmp_path)
     assert failures == 0
-    assert asked and all(path.startswith("/announce?") for path in asked)
+    assert tracker.asked and all(path.startswith("/announce?") for _, path in tracker.asked)
 
 
 def test_a_ca_the_environment_already_names_wins() -> None:

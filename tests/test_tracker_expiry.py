@@ -11,9 +11,7 @@ real libtorrent session shows the 300 s it waits between announces.
 from __future__ import annotations
 
 import random
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import libtorrent as lt
@@ -24,6 +22,7 @@ from distributor.tracker.responses import failure
 from distributor.tracker.service import Tracker
 from distributor.tracker.torrent_index import TorrentIndex
 from swarm.torrent_maker import make_torrent
+from tests.fakes.tracker_stub import stub_tracker
 from tests.swarm_helpers import loopback_session
 from tests.test_swarm_leave import SlowStopTracker
 from tests.test_tracker_service import HYBRID, V1_HASH, answer, compact_peers, query
@@ -103,39 +102,22 @@ def _next_announce_after(body: bytes, tmp_path: Path, host_octet: int) -> list[f
     tmp_path.mkdir()
     image = tmp_path / "image"
     image.write_bytes(random.Random(4).randbytes(256 << 10))
-    answered: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            answered.append(self.path)
-
-    server = ThreadingHTTPServer((f"127.0.0.{host_octet}", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.{host_octet}:{server.server_port}/announce"
-    try:
-        with loopback_session(host_octet + 1) as session:
-            made = make_torrent(image, name="img", announce_url=url, piece_length=64 << 10)
-            torrent = session.add_seed(made.data, image)
-            deadline = time.monotonic() + 10
-            while len(answered) < 2 or torrent.announcing():
-                assert time.monotonic() < deadline, "the tracker was never asked"
-                time.sleep(0.02)
-            return [
-                state["next_announce"] - time.time()
-                for entry in torrent.handle.trackers()
-                for endpoint in entry["endpoints"]
-                for state in endpoint["info_hashes"]
-            ]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        stub_tracker(f"127.0.0.{host_octet}", body) as tracker,
+        loopback_session(host_octet + 1) as session,
+    ):
+        made = make_torrent(image, name="img", announce_url=tracker.url, piece_length=64 << 10)
+        torrent = session.add_seed(made.data, image)
+        deadline = time.monotonic() + 10
+        while len(tracker.asked) < 2 or torrent.announcing():
+            assert time.monotonic() < deadline, "the tracker was never asked"
+            time.sleep(0.02)
+        return [
+            state["next_announce"] - time.time()
+            for entry in torrent.handle.trackers()
+            for endpoint in entry["endpoints"]
+            for state in endpoint["info_hashes"]
+        ]
 
 
 def test_a_refused_announce_is_retried_in_minutes_not_half_an_hour(tmp_path: Path) -> None:
