@@ -90,19 +90,17 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     log.info("seeder %s listening on %s", settings.seeder_id, address)
     next_report = time.monotonic()
     catalog_outage = OutageLog(log, f"the catalog at {settings.distributor_url}")
-    tracker = TrackerMemoryWatch()
+    tracker = TrackerMemoryWatch(session.reannounce_all)
     try:
         while not stop.is_set():
             try:
                 reconciler.reconcile()
-                if catalog_outage.succeeded():  # the tracker may have refused announces too
-                    session.reannounce_all()
+                if catalog_outage.succeeded():
+                    tracker.after_catalog_outage()
             except CatalogUnavailable as exc:
                 catalog_outage.failed(exc)
             if time.monotonic() >= next_report:
-                if reporter.report(address) and tracker.changed(reporter.tracker_instance):
-                    log.info("the distributor's tracker restarted: announcing every torrent")
-                    session.reannounce_all()
+                tracker.after_report(reporter.report(address), reporter.tracker_instance)
                 next_report = time.monotonic() + settings.report_seconds
             stop.wait(settings.poll_seconds)
     finally:

@@ -4,22 +4,58 @@ The distributor's tracker keeps its peers in memory. After a restart it knows no
 each announces again, and libtorrent re-announces only every 300 s (its min_announce_interval):
 for up to five minutes new hosts found no seeder, and `auto` fetches chose plain HTTP. After an
 outage, libtorrent's back-off on failed announces (17 s, 55 s, 117 s, ... 1017 s) delays it
-further. Not responsible for announcing (`SwarmSession.reannounce_all`).
+further. So the seeder announces every torrent at once when a report answer names a new
+`tracker_instance`, or when the catalog is reachable again after an outage; at most once per
+`min_gap_seconds`, so a flapping link (or two distributors answering in turn) cannot make it
+announce every few seconds. Not responsible for announcing (the `reannounce` it is given).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+MIN_GAP_SECONDS = 60.0
+
 
 class TrackerMemoryWatch:
-    """Follows the `tracker_instance` of report answers; says when it changed."""
+    """Follows report answers and catalog outages; calls `reannounce` when the tracker may have
+    lost the seeder. Never raises what `reannounce` does not."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        reannounce: Callable[[], None],
+        *,
+        min_gap_seconds: float = MIN_GAP_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._reannounce = reannounce
+        self._min_gap = min_gap_seconds
+        self._clock = clock
         self._instance: str | None = None
+        self._last: float | None = None
 
-    def changed(self, instance: str | None) -> bool:
-        """Whether `instance` (the last report answer's; None: not known) is a new tracker."""
-        if instance is None:
-            return False
+    def after_report(self, accepted: bool, instance: str | None) -> None:
+        """A report was sent; `instance` is its answer's `tracker_instance` (None: not known)."""
+        if not accepted or instance is None:
+            return
         new = self._instance is not None and instance != self._instance
         self._instance = instance
-        return new
+        if new:
+            self._announce("the distributor's tracker restarted")
+
+    def after_catalog_outage(self) -> None:
+        """The catalog is reachable again after failing: announces may have failed too."""
+        self._announce("the distributor is reachable again")
+
+    def _announce(self, why: str) -> None:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._min_gap:
+            log.info("%s; announced %.0f s ago, not again yet", why, now - self._last)
+            return
+        self._last = now
+        log.info("%s: announcing every torrent", why)
+        self._reannounce()

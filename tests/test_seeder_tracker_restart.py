@@ -23,14 +23,42 @@ from tests.swarm_helpers import loopback_session
 from tests.test_tracker_service import HYBRID
 
 
-def test_a_new_tracker_instance_is_a_change_the_first_and_unknown_ones_are_not() -> None:
-    watch = TrackerMemoryWatch()
-    assert watch.changed(None) is False
-    assert watch.changed("a") is False  # the first one seen: nothing to redo
-    assert watch.changed("a") is False
-    assert watch.changed(None) is False  # an older distributor says nothing
-    assert watch.changed("b") is True
-    assert watch.changed("b") is False
+class Watched:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.announced: list[float] = []
+        self.watch = TrackerMemoryWatch(
+            lambda: self.announced.append(self.now), min_gap_seconds=60, clock=lambda: self.now
+        )
+
+
+def test_a_new_tracker_instance_makes_the_seeder_announce_the_first_one_does_not() -> None:
+    seeder = Watched()
+    seeder.watch.after_report(True, "a")  # the first one seen: nothing to redo
+    seeder.watch.after_report(True, "a")
+    seeder.watch.after_report(True, None)  # an older distributor says nothing
+    seeder.watch.after_report(False, "b")  # a refused report tells nothing either
+    assert seeder.announced == []
+    seeder.now = 100.0
+    seeder.watch.after_report(True, "b")
+    assert seeder.announced == [100.0]
+    seeder.now = 110.0
+    seeder.watch.after_report(True, "b")
+    assert seeder.announced == [100.0]
+
+
+def test_an_ended_catalog_outage_makes_the_seeder_announce_at_most_once_a_minute() -> None:
+    seeder = Watched()
+    seeder.watch.after_catalog_outage()
+    seeder.now = 10.0
+    seeder.watch.after_catalog_outage()  # a flapping link
+    seeder.watch.after_report(True, "a")
+    seeder.now = 20.0
+    seeder.watch.after_report(True, "b")  # two distributors answering in turn
+    assert seeder.announced == [0.0]
+    seeder.now = 61.0
+    seeder.watch.after_report(True, "a")
+    assert seeder.announced == [0.0, 61.0]
 
 
 def test_every_tracker_has_its_own_instance() -> None:

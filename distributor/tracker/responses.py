@@ -13,7 +13,7 @@ CONTENT_TYPE = "text/plain"
 
 
 def failure(reason: str, *, retry_seconds: int | None = None) -> bytes:
-    """A refusal. For an announce, `retry_seconds` goes out as `interval` and `min interval`: a
+    """A refusal. For an announce, `retry_seconds` goes out as `interval`: a
     failure without an interval makes libtorrent wait 1800 s before announcing again (measured,
     libtorrent 2.1.1; BEP 31's `retry in` changes nothing), so a peer refused once, say while the
     catalog could not answer, was missing from the swarm for half an hour. With one it waits
@@ -21,7 +21,6 @@ def failure(reason: str, *, retry_seconds: int | None = None) -> bytes:
     body: dict[str, Encodable] = {"failure reason": reason}
     if retry_seconds is not None:
         body["interval"] = retry_seconds
-        body["min interval"] = retry_seconds
     return bencode(body)
 
 

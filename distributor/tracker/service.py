@@ -97,8 +97,9 @@ class Tracker:
 
     @property
     def _retry_seconds(self) -> int:
-        """When a refused announcer should try again (see `responses.failure`)."""
-        return self.config.effective_min_interval_seconds
+        """When a refused announcer should try again (see `responses.failure`): the usual
+        interval, so clients that obey it do not come back sooner than announces do."""
+        return self.config.interval_seconds
 
     def scrape(self, raw_query: bytes) -> bytes:
         try:
