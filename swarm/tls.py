@@ -5,9 +5,10 @@ wheel's build machine (`/opt/_internal/openssl-3.5/cert.pem`), absent on hosts. 
 environment names a CA file or directory, every https announce and web seed request fails with
 "certificate verify failed": a fetcher's swarm gets no peers and falls back to plain HTTP, and a
 seeder is never announced. OpenSSL reads `SSL_CERT_FILE` / `SSL_CERT_DIR` when a session starts
-(libtorrent loads its default verify paths then), so a process sets them before its first
-session, from its wiring. Not responsible for choosing the CA bundle (the caller's: the one its
-HTTP client trusts).
+(libtorrent loads its default verify paths then, on the thread making the session), so
+`openssl_trusting` names the CA file in the environment for just that moment: the rest of the
+process (Python's `ssl` defaults, child processes) keeps the host's settings. Not responsible for
+choosing the CA bundle (the caller's: the one its HTTP client trusts).
 """
 
 from __future__ import annotations
