@@ -34,6 +34,10 @@ class DistributorSettings(BaseSettings):
     data_dir: Path = Path("./distributor-data")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    forwarded_allow_ips: list[str] = Field(default=["127.0.0.1"])
+    """Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    `forwarded_allow_ips`; `*`: any). The tracker hands out the address a request came from: behind
+    a proxy it trusts not, every peer is the proxy's address."""
     admin_token: SecretStr = SecretStr("")
     dev_mode: bool = False
     public_url: str | None = None
@@ -74,6 +78,14 @@ class DistributorSettings(BaseSettings):
     def _networks(cls, value: list[str]) -> list[str]:
         for network in value:
             ipaddress.ip_network(network, strict=False)  # ValueError → ValidationError
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            if proxy != "*":
+                ipaddress.ip_network(proxy, strict=False)  # ValueError → ValidationError
         return value
 
     @model_validator(mode="after")

@@ -33,6 +33,8 @@ def serve(settings: DistributorSettings) -> int:
         port=settings.port,
         log_level="info",
         timeout_graceful_shutdown=5,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     uvicorn.Server(config).run()
     return 0
