@@ -70,7 +70,7 @@ class ClientSettings(BaseSettings):
         description="last pieces no unchoking peer offers: read over HTTP when this few are left",
     )
     swarm_min_peers: int = Field(
-        2, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"
+        1, ge=1, description="auto: swarm first when the tracker knows a seeder and this many peers"
     )
     seed_upload_limit_bytes_per_second: int = Field(
         1_000_000, ge=0, description="`seed`: upload cap (0 = unlimited)"

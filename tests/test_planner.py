@@ -15,6 +15,7 @@ from client_fetch.errors import SourceUnavailable
 from client_fetch.partial_file import PartialFile
 from client_fetch.planner import Plan, SourcePlanner
 from client_fetch.progress import Progress
+from client_fetch.settings import ClientSettings
 from client_fetch.sources.base import Estimate, FetchReport, ImageSource
 from client_fetch.tracker_scrape import SwarmCounts
 from image_format.manifest import Manifest, TorrentRef
@@ -119,6 +120,14 @@ def test_a_seeder_and_enough_peers_put_the_swarm_first_then_every_server(
     assert scrape.asked == [TORRENT]
     assert plan.swarm == scrape.counts
     assert plan.reason.startswith("swarm first")
+
+
+def test_by_default_the_projects_seeder_alone_puts_the_swarm_first() -> None:
+    """The first hosts of a crowd must join the swarm, or it never grows: a host fetching over
+    HTTP is never a peer for the next one."""
+    default = ClientSettings().swarm_min_peers
+    plan = planner("auto", seeders(1, 0), min_peers=default).plan(manifest())
+    assert names(plan)[0] == "swarm"
 
 
 def test_a_seeder_but_fewer_peers_than_the_minimum_puts_http_first_and_the_swarm_last() -> None:
