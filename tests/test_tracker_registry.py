@@ -185,3 +185,16 @@ def test_one_address_holds_a_bounded_number_of_peers_per_swarm(clock: Clock) -> 
     announce(registry, peer(5, "10.0.0.7"))  # a freed place is taken, nobody replaced
     listed = {p.port for p in announce(registry, peer(9, "10.0.0.9")).peers}
     assert {6000, 6003, 6005} <= listed
+
+
+def test_counts_follow_a_peer_from_leecher_to_seeder_and_out(clock: Clock) -> None:
+    registry = SwarmRegistry(peer_ttl_seconds=30, clock=clock)
+    assert announce(registry, peer(1), left=5).stats.leechers == 1
+    done = announce(registry, peer(1), left=0, event="completed").stats
+    assert (done.seeders, done.leechers, done.completed) == (1, 0, 1)
+    assert announce(registry, peer(1), left=7).stats.leechers == 1  # a re-check found damage
+    gone = announce(registry, peer(1), event="stopped").stats
+    assert (gone.seeders, gone.leechers) == (0, 0)
+    announce(registry, peer(2), left=0)
+    clock.now += 31
+    assert registry.stats(SWARM).seeders == 0  # expired on the next read

@@ -148,6 +148,29 @@ def test_project_seeders_first_then_complete_peers_and_seeders_get_only_leechers
     assert len(seeder_view) == len(leechers)
 
 
+def test_in_a_large_swarm_the_project_seeder_still_comes_first_and_hand_outs_vary() -> None:
+    """Hand-outs rank a random sample of the swarm, not every peer (a 10,000-peer swarm cost
+    3.6 ms an announce): the project's seeders are looked up directly, so they are never left
+    out, and different askers get different peers."""
+    tracker = make_tracker()
+    for n in range(1, 1001):  # 1000 complete hosts seeding, 1000 leechers
+        answer(tracker, query(n=n, left=0), f"10.1.{n // 256}.{n % 256}")
+        answer(tracker, query(n=5000 + n), f"10.2.{n // 256}.{n % 256}")
+    answer(tracker, query(n=20, left=0, port=7000), "10.9.9.9")  # the project's seeder
+    seen: set[tuple[str, int]] = set()
+    for asker in range(30):
+        body = answer(tracker, query(n=9000 + asker, numwant=10), f"10.3.0.{asker}")
+        peers = compact_peers(body[b"peers"], 6)
+        assert peers[0] == ("10.9.9.9", 7000) and len(peers) == 10
+        assert all(ip.startswith("10.1.") for ip, _ in peers[1:])  # complete hosts next
+        seen.update(peers[1:])
+    assert len(seen) > 150  # 30 x 9 drawn from 1000: not the same few every time
+    assert body[b"complete"] == 1001 and body[b"incomplete"] == 1000 + 30
+    seeder_view = compact_peers(answer(tracker, query(n=1, left=0), "10.1.0.1")[b"peers"], 6)
+    assert len(seeder_view) == 50  # numwant's default, all of them leechers
+    assert all(ip.startswith(("10.2.", "10.3.")) for ip, _ in seeder_view)
+
+
 def test_ip_parameter_only_from_trusted_networks() -> None:
     tracker = make_tracker()
     answer(tracker, query(n=1, ip="2001:db8::1"), "127.0.0.1")  # loopback: honoured

@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from distributor.tracker import errors
@@ -73,6 +73,9 @@ class SwarmStats:
 
 
 PeerKey = tuple[bytes, str]
+
+EXPIRY_PERIOD_SECONDS = 1.0
+"""How often a swarm is scanned for silent peers (at most; less for a TTL under 10 s)."""
 """(peer_id, ip): who a peer is within a swarm."""
 
 
@@ -81,6 +84,9 @@ class _Swarm:
     peers: dict[PeerKey, Peer] = field(default_factory=dict)
     by_address: dict[str, OrderedDict[PeerKey, None]] = field(default_factory=dict)
     """Each address's peers, the one announced least recently first."""
+    complete: set[PeerKey] = field(default_factory=set)
+    incomplete: set[PeerKey] = field(default_factory=set)
+    expiry_checked_at: float | None = None
     completed: int = 0
     uploaded: int = 0
     downloaded: int = 0
@@ -91,6 +97,8 @@ class _Swarm:
         keys[key] = None
         keys.move_to_end(key)
         self.peers[key] = peer
+        (self.complete if peer.complete else self.incomplete).add(key)
+        (self.incomplete if peer.complete else self.complete).discard(key)
 
     def remove(self, key: PeerKey) -> None:
         if self.peers.pop(key, None) is not None:
@@ -98,6 +106,8 @@ class _Swarm:
             del keys[key]
             if not keys:
                 del self.by_address[key[1]]
+            self.complete.discard(key)
+            self.incomplete.discard(key)
 
     def count_at(self, ip: str) -> int:
         return len(self.by_address.get(ip, ()))
@@ -106,10 +116,13 @@ class _Swarm:
         """The peer of address `ip` announced least recently (the address holds one)."""
         return next(iter(self.by_address[ip]))
 
+    def at_endpoint(self, ip: str, port: int) -> list[PeerKey]:
+        """The peers announced from `ip` with listen port `port`."""
+        return [key for key in self.by_address.get(ip, ()) if self.peers[key].address.port == port]
+
     def stats(self) -> SwarmStats:
-        seeders = sum(1 for peer in self.peers.values() if peer.complete)
         return SwarmStats(
-            seeders, len(self.peers) - seeders, self.completed, self.uploaded, self.downloaded
+            len(self.complete), len(self.incomplete), self.completed, self.uploaded, self.downloaded
         )
 
 
@@ -142,6 +155,7 @@ class SwarmRegistry:
         rng: random.Random | None = None,
     ) -> None:
         self._ttl = peer_ttl_seconds
+        self._period = min(EXPIRY_PERIOD_SECONDS, peer_ttl_seconds / 10)
         self._max_peers = max_peers_per_swarm
         self._max_per_address = max_peers_per_address
         self._clock = clock
@@ -150,6 +164,11 @@ class SwarmRegistry:
         self._swarms: dict[bytes, _Swarm] = {}
 
     def _expire(self, swarm: _Swarm, now: float) -> None:
+        """Drop peers silent for the TTL. A scan of the whole swarm, so at most once per
+        `_expiry_period` (a peer may outlive its TTL by that much)."""
+        if swarm.expiry_checked_at is not None and now - swarm.expiry_checked_at < self._period:
+            return
+        swarm.expiry_checked_at = now
         stale = [key for key, peer in swarm.peers.items() if now - peer.last_seen > self._ttl]
         for key in stale:
             swarm.remove(key)
@@ -165,6 +184,7 @@ class SwarmRegistry:
         event: Event,
         numwant: int,
         rank: Rank,
+        preferred: Collection[tuple[str, int]] = (),
     ) -> Announced:
         with self._lock:
             now = self._clock()
@@ -192,14 +212,35 @@ class SwarmRegistry:
                 swarm.remove(key)
                 return Announced(swarm.stats(), [])
             swarm.add(key, peer)
-            chosen = self._choose(swarm, peer, numwant, rank)
+            chosen = self._choose(swarm, peer, numwant, rank, preferred)
             return Announced(swarm.stats(), chosen)
 
-    def _choose(self, swarm: _Swarm, asking: Peer, numwant: int, rank: Rank) -> list[PeerAddress]:
-        """Up to `numwant` other peers, best rank first, in random order among equals."""
+    def _candidates(
+        self, swarm: _Swarm, numwant: int, preferred: Collection[tuple[str, int]]
+    ) -> list[Peer]:
+        """The peers at `preferred` endpoints, and uniform random samples of numwant + 2 of the
+        complete and of the incomplete peers (+2: the asker and a preferred one may be among
+        them). Ranking every peer of a large swarm on each announce cost 3.6 ms at 10,000
+        peers, and announces come from every host every 300 s."""
+        keys = [key for ip, port in preferred for key in swarm.at_endpoint(ip, port)]
+        for pool in (swarm.complete, swarm.incomplete):
+            population = tuple(pool)
+            keys.extend(self._rng.sample(population, min(len(population), numwant + 2)))
+        return [swarm.peers[key] for key in dict.fromkeys(keys)]
+
+    def _choose(
+        self,
+        swarm: _Swarm,
+        asking: Peer,
+        numwant: int,
+        rank: Rank,
+        preferred: Collection[tuple[str, int]],
+    ) -> list[PeerAddress]:
+        """Up to `numwant` other peers, best rank first, in random order among equals (among
+        `_candidates`)."""
         classes: dict[int, list[PeerAddress]] = {}
         me = asking.address
-        for peer in swarm.peers.values():
+        for peer in self._candidates(swarm, numwant, preferred):
             other = peer.address
             if other.peer_id == me.peer_id or (other.ip, other.port) == (me.ip, me.port):
                 continue

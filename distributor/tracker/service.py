@@ -169,6 +169,7 @@ class Tracker:
             event=request.event,
             numwant=numwant,
             rank=rank,
+            preferred=project,
         )
         return responses.announce(
             announced.stats,
