@@ -212,3 +212,20 @@ def test_announces_never_raise_on_garbage(event: str) -> None:
     for raw in (b"", b"&&&", b"info_hash", b"=&=", b"event=" + event.encode(), bytes(range(256))):
         body = bdecode(tracker.announce(raw, "10.0.0.1"))
         assert isinstance(body, dict) and b"failure reason" in body
+
+
+def test_hosts_behind_one_nat_still_get_a_full_hand_out() -> None:
+    """Peers at the asker's own address and port are never handed to it; the sample is large
+    enough that they do not crowd out the peers it can use (a review found 14-27 of 40)."""
+    tracker = make_tracker()
+    for n in range(1, 61):  # 60 hosts behind one NAT, all on the default port
+        answer(tracker, query(n=n, port=6881), "203.0.113.7")
+    for n in range(100, 140):  # 40 leechers elsewhere
+        answer(tracker, query(n=n), f"10.4.0.{n - 99}")
+    for n in range(200, 400):  # and 200 complete hosts
+        answer(tracker, query(n=n, left=0), f"10.5.{n // 256}.{n % 256}")
+    for _ in range(20):
+        body = answer(tracker, query(n=1, port=6881, numwant=50, left=0), "203.0.113.7")
+        peers = compact_peers(body[b"peers"], 6)
+        assert len(peers) == 40  # a seeder now: every leecher but its NAT siblings
+        assert all(ip.startswith("10.4.") for ip, _ in peers)

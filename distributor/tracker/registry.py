@@ -14,8 +14,9 @@ default: refusing newcomers would lock them out). A peer that misses announces f
 read). Uploaded/downloaded totals add each peer's *increase* since its previous announce, so
 re-announces never double count; a counter that went down (the client restarted) counts from zero
 again. A peer dropped by expiry and coming back is a new peer (its counters count again; state it
-rather than keep ghosts). A `stopped` from a peer the swarm does not hold (expired, or the second
-hash of a hybrid torrent, which libtorrent announces separately) counts nothing.
+rather than keep ghosts), and so is a peer replaced at a full address. A `stopped` from a peer the
+swarm does not hold (expired, or the second hash of a hybrid torrent, which libtorrent announces
+separately) counts nothing.
 
 Not responsible for which hashes exist (`torrent_index`), for parsing, or for what a hand-out
 prefers: callers pass `rank`. Thread-safe (one lock). Error contract: `TrackerFailure(SWARM_FULL)`
@@ -73,10 +74,42 @@ class SwarmStats:
 
 
 PeerKey = tuple[bytes, str]
+"""(peer_id, ip): who a peer is within a swarm."""
 
 EXPIRY_PERIOD_SECONDS = 1.0
 """How often a swarm is scanned for silent peers (at most; less for a TTL under 10 s)."""
-"""(peer_id, ip): who a peer is within a swarm."""
+
+
+class _KeyPool:
+    """A set of peer keys that draws a uniform random sample in time of the sample's size (a
+    list plus each key's index; removal swaps the last key into the hole)."""
+
+    def __init__(self) -> None:
+        self._keys: list[PeerKey] = []
+        self._index: dict[PeerKey, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def add(self, key: PeerKey) -> None:
+        if key not in self._index:
+            self._index[key] = len(self._keys)
+            self._keys.append(key)
+
+    def discard(self, key: PeerKey) -> None:
+        index = self._index.pop(key, None)
+        if index is None:
+            return
+        last = self._keys.pop()
+        if index < len(self._keys):
+            self._keys[index] = last
+            self._index[last] = index
+
+    def sample(self, rng: random.Random, count: int) -> list[PeerKey]:
+        return rng.sample(self._keys, min(count, len(self._keys)))
 
 
 @dataclass
@@ -84,8 +117,8 @@ class _Swarm:
     peers: dict[PeerKey, Peer] = field(default_factory=dict)
     by_address: dict[str, OrderedDict[PeerKey, None]] = field(default_factory=dict)
     """Each address's peers, the one announced least recently first."""
-    complete: set[PeerKey] = field(default_factory=set)
-    incomplete: set[PeerKey] = field(default_factory=set)
+    complete: _KeyPool = field(default_factory=_KeyPool)
+    incomplete: _KeyPool = field(default_factory=_KeyPool)
     expiry_checked_at: float | None = None
     completed: int = 0
     uploaded: int = 0
@@ -165,7 +198,7 @@ class SwarmRegistry:
 
     def _expire(self, swarm: _Swarm, now: float) -> None:
         """Drop peers silent for the TTL. A scan of the whole swarm, so at most once per
-        `_expiry_period` (a peer may outlive its TTL by that much)."""
+        `_period` (a peer may outlive its TTL by that much)."""
         if swarm.expiry_checked_at is not None and now - swarm.expiry_checked_at < self._period:
             return
         swarm.expiry_checked_at = now
@@ -216,16 +249,17 @@ class SwarmRegistry:
             return Announced(swarm.stats(), chosen)
 
     def _candidates(
-        self, swarm: _Swarm, numwant: int, preferred: Collection[tuple[str, int]]
+        self, swarm: _Swarm, asking: Peer, numwant: int, preferred: Collection[tuple[str, int]]
     ) -> list[Peer]:
-        """The peers at `preferred` endpoints, and uniform random samples of numwant + 2 of the
-        complete and of the incomplete peers (+2: the asker and a preferred one may be among
-        them). Ranking every peer of a large swarm on each announce cost 3.6 ms at 10,000
-        peers, and announces come from every host every 300 s."""
+        """The peers at `preferred` endpoints, and uniform random samples of the complete and of
+        the incomplete peers, each large enough for numwant once the asker, a preferred peer and
+        every peer at the asker's address (hosts behind one NAT may share its port too, and are
+        not handed to it) are set aside. Ranking every peer of a large swarm on each announce
+        cost 3.6 ms at 10,000 peers, and announces come from every host every 300 s."""
         keys = [key for ip, port in preferred for key in swarm.at_endpoint(ip, port)]
+        size = numwant + 2 + swarm.count_at(asking.address.ip)
         for pool in (swarm.complete, swarm.incomplete):
-            population = tuple(pool)
-            keys.extend(self._rng.sample(population, min(len(population), numwant + 2)))
+            keys.extend(pool.sample(self._rng, size))
         return [swarm.peers[key] for key in dict.fromkeys(keys)]
 
     def _choose(
@@ -236,11 +270,19 @@ class SwarmRegistry:
         rank: Rank,
         preferred: Collection[tuple[str, int]],
     ) -> list[PeerAddress]:
-        """Up to `numwant` other peers, best rank first, in random order among equals (among
-        `_candidates`)."""
+        """Up to `numwant` other peers, best rank first, in random order among equals, drawn
+        from `_candidates`."""
+        candidates = self._candidates(swarm, asking, numwant, preferred)
+        return self._ranked(candidates, asking, numwant, rank)
+
+    def _ranked(
+        self, candidates: list[Peer], asking: Peer, numwant: int, rank: Rank
+    ) -> list[PeerAddress]:
+        """Up to `numwant` of `candidates` other than the asker, best rank first, in random
+        order among equals."""
         classes: dict[int, list[PeerAddress]] = {}
         me = asking.address
-        for peer in self._candidates(swarm, numwant, preferred):
+        for peer in candidates:
             other = peer.address
             if other.peer_id == me.peer_id or (other.ip, other.port) == (me.ip, me.port):
                 continue
