@@ -91,9 +91,6 @@ class _KeyPool:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._index
-
     def add(self, key: PeerKey) -> None:
         if key not in self._index:
             self._index[key] = len(self._keys)
