@@ -49,6 +49,9 @@ class SwarmConfig:
     usable default store on hosts (`swarm.tls`), so without this an https tracker fails
     certificate verification. Named to OpenSSL only while the session starts, and only when the
     environment names no CA file or directory of its own. None: OpenSSL's defaults."""
+    ca_file_overrides_environment: bool = False
+    """`ca_file` is named to OpenSSL even when the environment names a CA (`SSL_CERT_FILE`,
+    `SSL_CERT_DIR`): for callers whose HTTP clients trust exactly `ca_file`."""
     max_queued_disk_bytes: int = 16 << 20
     """Bound on bytes waiting to be written (memory held by the disk backend)."""
     disk_threads: int = 4

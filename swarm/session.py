@@ -44,7 +44,9 @@ class SwarmSession:
         self._listen_errors: list[str] = []
         self._listening = False
         self._web_seed_cache: dict[tuple[str, ...], set[Endpoint]] = {}
-        with openssl_trusting(config.ca_file):
+        with openssl_trusting(
+            config.ca_file, override_environment=config.ca_file_overrides_environment
+        ):
             self._session: Any = lt.session(session_params_for(config))
         if config.rate_limit_local_peers:
             self._session.set_peer_class_filter(everyone_global_filter(self._session))

@@ -26,12 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from client_fetch.settings import ClientSettings
-from client_fetch.wiring import swarm_config
 from seeder.daemon import swarm_config as seeder_swarm_config
 from seeder.settings import SeederSettings
 from swarm.session import SwarmSession
-from swarm.tls import OPENSSL_CA_VARIABLES, ca_environment
+from swarm.tls import OPENSSL_CA_VARIABLES, ca_environment, openssl_trusting
 from swarm.torrent_maker import make_torrent
 from tests.fakes.tracker_stub import StubTracker, stub_tracker
 from tests.swarm_helpers import loopback_session
@@ -156,11 +154,63 @@ def test_a_ca_the_environment_already_names_wins() -> None:
     assert ca_environment("/bundle.pem", {"SSL_CERT_FILE": ""}) == {"SSL_CERT_FILE": "/bundle.pem"}
 
 
-def test_the_fetcher_and_the_seeder_hand_libtorrent_their_http_clients_ca_bundle(
-    tmp_path: Path,
+def test_an_overriding_ca_file_replaces_what_the_environment_names() -> None:
+    host = {"SSL_CERT_FILE": "/host.pem", "SSL_CERT_DIR": "/etc/ssl/certs"}
+    assert ca_environment("/bundle.pem", host, override_environment=True) == {
+        "SSL_CERT_FILE": "/bundle.pem",
+        "SSL_CERT_DIR": None,
+    }
+    assert ca_environment("/bundle.pem", {}, override_environment=True) == {
+        "SSL_CERT_FILE": "/bundle.pem"
+    }
+
+
+def test_openssl_trusting_puts_the_environment_back_exactly(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert swarm_config(ClientSettings()).ca_file == certifi.where()
+    monkeypatch.setenv("SSL_CERT_FILE", "/host.pem")
+    monkeypatch.setenv("SSL_CERT_DIR", "/etc/ssl/certs")
+    with openssl_trusting("/bundle.pem", override_environment=True):
+        assert os.environ["SSL_CERT_FILE"] == "/bundle.pem"
+        assert "SSL_CERT_DIR" not in os.environ
+    assert (os.environ["SSL_CERT_FILE"], os.environ["SSL_CERT_DIR"]) == (
+        "/host.pem",
+        "/etc/ssl/certs",
+    )
+    with openssl_trusting("/bundle.pem"):
+        assert os.environ["SSL_CERT_FILE"] == "/host.pem"  # the host's choice wins by default
+    monkeypatch.delenv("SSL_CERT_DIR")
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with openssl_trusting("/bundle.pem"):
+        assert os.environ["SSL_CERT_FILE"] == "/bundle.pem"
+    assert "SSL_CERT_FILE" not in os.environ and "SSL_CERT_DIR" not in os.environ
+
+
+@pytest.mark.usefixtures("no_ca_in_environment")
+def test_an_overriding_ca_file_is_trusted_although_the_environment_names_another(
+    private_ca: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fetcher's case: its HTTP clients trust exactly its bundle, and so must libtorrent,
+    whatever CA the environment names (here certifi's, which does not know the private CA)."""
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    ca = str(private_ca[0])
+    with https_tracker(*private_ca[1:]) as tracker:
+        with loopback_session(74, ca_file=ca) as session:
+            assert _announce_failures(session, tracker, tmp_path) > 0  # the environment won
+        assert tracker.asked == []
+        (tmp_path / "again").mkdir()
+        with loopback_session(75, ca_file=ca, ca_file_overrides_environment=True) as session:
+            assert _announce_failures(session, tracker, tmp_path / "again") == 0
+    assert tracker.asked
+    assert os.environ["SSL_CERT_FILE"] == certifi.where()
+
+
+def test_the_seeder_hands_libtorrent_its_http_clients_ca_bundle(tmp_path: Path) -> None:
+    """The seeder's catalog client is httpx with the environment trusted (certifi's bundle unless
+    SSL_CERT_FILE/DIR say otherwise), so a CA the environment names wins in libtorrent too."""
     settings = SeederSettings(
         distributor_url="http://127.0.0.1:1", data_dir=tmp_path, key="ed25519:AAAA"
     )
-    assert seeder_swarm_config(settings).ca_file == certifi.where()
+    config = seeder_swarm_config(settings)
+    assert config.ca_file == certifi.where()
+    assert not config.ca_file_overrides_environment
