@@ -145,16 +145,18 @@ def _seed(args: argparse.Namespace) -> int:
     from dataclasses import asdict, replace
 
     from client_fetch import seeding
+    from client_fetch.trust import TrustStore
     from client_fetch.wiring import http_client, open_cache, swarm_config, trusted_keys
 
     settings = _settings(args)
     cache = open_cache(settings)  # none yet is "nothing to seed": a fresh host's seed job is fine
+    trust = TrustStore(settings.ca_file)
     config = replace(
-        swarm_config(settings),
+        swarm_config(settings, ca_file=trust.path()),
         upload_rate_limit_bytes_per_second=settings.seed_upload_limit_bytes_per_second,
     )
     limits = seeding.SeedLimits(settings.seed_max_seconds, settings.seed_max_ratio)
-    with http_client(settings) as client:
+    with http_client(settings, trust) as client:
         outcome = seeding.seed(
             cache, trusted_keys(settings), client, settings.servers, config, limits
         )

@@ -100,6 +100,15 @@ def _counted(failures: list[str]) -> list[str]:
     return [f"{text} ({n} attempts)" if n > 1 else text for text, n in counts.items()]
 
 
+class TrustStoreError(UsageError):
+    """The configured CA bundle (`CLIENT_FETCH_CA_FILE`) cannot be read or holds no certificate."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"CA bundle {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class CacheError(FetchError):
     """The host cache cannot be used (disk full, permissions, lock timeout, bad layout)."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, FilePath, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -47,6 +47,11 @@ class ClientSettings(BaseSettings):
         8, ge=1, le=64, description="chunks fetched at once over HTTP"
     )
     report_fetches: bool = Field(True, description="tell the distributor how each get went")
+    ca_file: FilePath | None = Field(
+        None,
+        description="CA certificates (PEM) trusted for https servers, mirrors, trackers and web "
+        "seeds; default: certifi's bundle",
+    )
 
     swarm_listen_interfaces: str = Field("0.0.0.0:0", description="libtorrent listen address")
     swarm_outgoing_interface: str | None = Field(None, description="bind outgoing peer links")

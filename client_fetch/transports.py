@@ -4,8 +4,8 @@ httpx's default transport builds a verifying SSL context when the client is made
 whole CA bundle: about 15 ms of CPU in every `client-fetch` process, most of which never speak TLS
 (servers are often plain http://; https:// may still come later, e.g. a mirror URL from a
 manifest or a redirect). So http:// gets a transport whose SSL context is never used, and every
-other URL a `LazyTransport` that builds httpx's default transport, with exactly the settings the
-client would have given it (verification on, the CA bundle, `trust_env`), on its first request.
+other URL a `LazyTransport` that builds httpx's transport, verifying against the fetcher's CA
+bundle (`client_fetch.trust`), on its first request.
 
 Not responsible for timeouts, redirects or headers: those stay the client's. Errors: those of
 httpx's transports, unchanged (building the TLS transport can raise what httpx raises there).
@@ -62,6 +62,7 @@ def plain_http_transport(*, trust_env: bool) -> httpx.HTTPTransport:
     return httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), trust_env=trust_env)
 
 
-def tls_transport(*, trust_env: bool) -> LazyTransport:
-    """httpx's default transport (TLS verified against its CA bundle), built on first use."""
-    return LazyTransport(lambda: httpx.HTTPTransport(verify=True, trust_env=trust_env))
+def tls_transport(*, trust_env: bool, context: Callable[[], ssl.SSLContext]) -> LazyTransport:
+    """httpx's transport verifying TLS with `context()` (the fetcher's `TrustStore`), built on
+    first use."""
+    return LazyTransport(lambda: httpx.HTTPTransport(verify=context(), trust_env=trust_env))

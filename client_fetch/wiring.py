@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import certifi
 import httpx
 
 from client_fetch.backoff import Backoff
@@ -32,6 +31,7 @@ from client_fetch.sources.blob_ranges import BlobRangeReader
 from client_fetch.sources.http_source import HttpSource
 from client_fetch.sources.swarm_source import SwarmSource
 from client_fetch.transports import plain_http_transport, tls_transport
+from client_fetch.trust import TrustStore
 from image_format.envelope import PublicKey, load_public_keys
 from image_format.errors import KeyFormatError
 from image_format.manifest import TorrentRef
@@ -64,7 +64,9 @@ def open_cache(settings: ClientSettings) -> HostCache:
     return HostCache(Path(settings.cache_dir), quota_bytes=settings.cache_quota_bytes)
 
 
-def http_client(settings: ClientSettings) -> httpx.Client:
+def http_client(settings: ClientSettings, trust: TrustStore | None = None) -> httpx.Client:
+    """The fetcher's one httpx client; https verified against `trust` (default: the settings')."""
+    trust = trust if trust is not None else TrustStore(settings.ca_file)
     timeout = httpx.Timeout(
         connect=settings.connect_timeout_seconds,
         read=settings.stall_timeout_seconds,
@@ -77,7 +79,7 @@ def http_client(settings: ClientSettings) -> httpx.Client:
         headers={"User-Agent": "client-fetch/0.1"},
         trust_env=False,
         # https:// (anything but http://): httpx's verifying transport, built on first use.
-        transport=tls_transport(trust_env=False),
+        transport=tls_transport(trust_env=False, context=trust.context),
         mounts={"http://": plain_http_transport(trust_env=False)},
     )
 
@@ -93,11 +95,13 @@ def rate_book(settings: ClientSettings) -> RateBook:
     return RateBook(Path(settings.cache_dir) / "rates.json", defaults)
 
 
-def swarm_config(settings: ClientSettings) -> SwarmConfig:
-    """libtorrent trusts the CA bundle the HTTP client trusts (httpx's: certifi's), so https
-    trackers and web seeds verify (`swarm.tls`)."""
+def swarm_config(settings: ClientSettings, ca_file: str | None = None) -> SwarmConfig:
+    """`ca_file`: the CA bundle the HTTP clients trust (`TrustStore.path`), so https trackers and
+    web seeds verify (`swarm.tls`); `get` leaves it None and names it per torrent (`SwarmSource`),
+    so a session for an http-only torrent loads no bundle."""
     return SwarmConfig(
-        ca_file=certifi.where(),
+        ca_file=ca_file,
+        ca_file_overrides_environment=True,
         listen_interfaces=settings.swarm_listen_interfaces,
         outgoing_interface=settings.swarm_outgoing_interface,
         upload_rate_limit_bytes_per_second=settings.swarm_upload_limit_bytes_per_second,
@@ -110,13 +114,14 @@ def swarm_config(settings: ClientSettings) -> SwarmConfig:
     )
 
 
-def http_sources(settings: ClientSettings) -> list[HttpSource]:
+def http_sources(settings: ClientSettings, trust: TrustStore) -> list[HttpSource]:
     return [
         HttpSource(
             url,
             read_bytes=settings.http_read_bytes,
             connect_timeout_seconds=settings.connect_timeout_seconds,
             stall_timeout_seconds=settings.stall_timeout_seconds,
+            tls_context=trust.context,
         )
         for url in settings.servers
     ]
@@ -155,9 +160,12 @@ def planner_for(
     via: str,
     *,
     every_estimate: bool = False,
+    trust: TrustStore | None = None,
 ) -> SourcePlanner:
     """The planner for `--via via`. Update sources are built only when `via` may use them, or
-    when `every_estimate` (`plan` lists why each source could not serve, whatever `--via`)."""
+    when `every_estimate` (`plan` lists why each source could not serve, whatever `--via`).
+    Every source verifies https against `trust` (default: the settings' CA bundle)."""
+    trust = trust if trust is not None else TrustStore(settings.ca_file)
     if via not in VIA_CHOICES:
         raise UsageError(f"--via {via} is not one of {', '.join(VIA_CHOICES)}")
     swarm = SwarmSource(
@@ -173,9 +181,11 @@ def planner_for(
                 settings.connect_timeout_seconds, TAIL_READ_TIMEOUT_SECONDS
             ),
             stall_timeout_seconds=min(settings.stall_timeout_seconds, TAIL_READ_TIMEOUT_SECONDS),
+            tls_context=trust.context,
         ),
+        ca_file=trust.path,
     )
-    http = http_sources(settings)
+    http = http_sources(settings, trust)
 
     def swarm_size(torrent: TorrentRef) -> SwarmCounts | None:
         from client_fetch.tracker_scrape import scrape  # `--via swarm|http` never scrapes
@@ -211,13 +221,16 @@ def fetcher_for(
         return Progress(label, total, progress_file=progress_file, quiet=quiet)
 
     cache = open_cache(settings)
-    with http_client(settings) as client:
+    trust = TrustStore(settings.ca_file)
+    with http_client(settings, trust) as client:
         fetcher = Fetcher(
             cache=cache,
             manifests=ManifestClient(
                 client, settings.servers, keys, backoff, settings.retry_rounds
             ),
-            planner=planner_for(settings, client, cache, via, every_estimate=every_estimate),
+            planner=planner_for(
+                settings, client, cache, via, every_estimate=every_estimate, trust=trust
+            ),
             backoff=backoff,
             policy=FetchPolicy(
                 rounds=settings.retry_rounds, lock_timeout_seconds=settings.lock_timeout_seconds

@@ -9,106 +9,40 @@ reaches the same server, so the refusal is the verification's doing).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from client_fetch import transports, wiring
 from client_fetch.cache import HostCache
 from client_fetch.settings import ClientSettings
 from client_fetch.transports import LazyTransport, plain_http_transport
 from image_format.manifest import Manifest, TorrentRef
+from tests.fakes.hello_server import hello_server, https_hello_server
 
 KEY = "ed25519:XHzgrrRyVZ9HF2AQPKStaTx2kMvIj6ttpx2QVbjdLVY="
 
 
-class _Hello(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"hello"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def _serve(tls: ssl.SSLContext | None) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        scheme = "https" if tls is not None else "http"
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def http_url() -> Iterator[str]:
-    yield from _serve(None)
+    with hello_server() as url:
+        yield url
 
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(URL of an https server with a self-signed certificate, that certificate)."""
-    cert, key = _self_signed(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    for url in _serve(context):
-        yield url, cert
+    with https_hello_server(tmp_path) as served:
+        yield served
 
 
 def _settings(tmp_path: Path, *servers: str) -> ClientSettings:
@@ -120,8 +54,8 @@ def made_tls(monkeypatch: pytest.MonkeyPatch) -> list[LazyTransport]:
     """Every lazy TLS transport `wiring.http_client` makes, to see whether it was built."""
     made: list[LazyTransport] = []
 
-    def recording(*, trust_env: bool) -> LazyTransport:
-        made.append(transports.tls_transport(trust_env=trust_env))
+    def recording(*, trust_env: bool, context: Callable[[], ssl.SSLContext]) -> LazyTransport:
+        made.append(transports.tls_transport(trust_env=trust_env, context=context))
         return made[-1]
 
     monkeypatch.setattr(wiring, "tls_transport", recording)

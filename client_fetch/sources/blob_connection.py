@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -60,11 +61,18 @@ def content_range_start(header: str | None) -> int | None:
     return int(first) if first.isdigit() else None
 
 
-def _connect(url: str, connect_timeout: float) -> tuple[http.client.HTTPConnection, str]:
+TlsContext = Callable[[], ssl.SSLContext]
+"""Gives the verifying context for https (the fetcher's `TrustStore.context`); called only when an
+https URL is opened."""
+
+
+def _connect(
+    url: str, connect_timeout: float, tls_context: TlsContext | None
+) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
-        context = ssl.create_default_context()
+        context = tls_context() if tls_context is not None else ssl.create_default_context()
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
             parts.netloc, timeout=connect_timeout, context=context
         )
@@ -76,11 +84,17 @@ def _connect(url: str, connect_timeout: float) -> tuple[http.client.HTTPConnecti
 
 
 def open_blob(
-    url: str, headers: dict[str, str], *, connect_timeout: float, stall_timeout: float
+    url: str,
+    headers: dict[str, str],
+    *,
+    connect_timeout: float,
+    stall_timeout: float,
+    tls_context: TlsContext | None = None,
 ) -> BlobResponse:
-    """GET `url` (following redirects); the caller must `close()` the result."""
+    """GET `url` (following redirects); the caller must `close()` the result. https is verified
+    against `tls_context()`, or the system's store when None."""
     for _ in range(MAX_REDIRECTS + 1):
-        connection, target = _connect(url, connect_timeout)
+        connection, target = _connect(url, connect_timeout, tls_context)
         try:
             connection.connect()
             if connection.sock is not None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from client_fetch.sources.blob_connection import (
     BlobResponse,
     BlobTransferError,
+    TlsContext,
     content_range_start,
     open_blob,
 )
@@ -30,10 +31,12 @@ class BlobRangeReader:
         *,
         connect_timeout_seconds: float,
         stall_timeout_seconds: float,
+        tls_context: TlsContext | None = None,
     ) -> None:
         self._urls = [server.rstrip("/") + blob_path(digest) for server in servers]
         self._connect_timeout = connect_timeout_seconds
         self._stall_timeout = stall_timeout_seconds
+        self._tls_context = tls_context
 
     def __call__(self, offset: int, length: int) -> bytes:
         problems: list[str] = []
@@ -50,6 +53,7 @@ class BlobRangeReader:
             {"Range": f"bytes={offset}-{offset + length - 1}"},
             connect_timeout=self._connect_timeout,
             stall_timeout=self._stall_timeout,
+            tls_context=self._tls_context,
         )
         try:
             return _body(response, offset, length)

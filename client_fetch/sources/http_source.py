@@ -19,6 +19,7 @@ from client_fetch.sources.base import Estimate, FetchReport
 from client_fetch.sources.blob_connection import (
     BlobResponse,
     BlobTransferError,
+    TlsContext,
     content_range_start,
     open_blob,
 )
@@ -39,11 +40,13 @@ class HttpSource:
         read_bytes: int,
         connect_timeout_seconds: float,
         stall_timeout_seconds: float,
+        tls_context: TlsContext | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self._read_bytes = read_bytes
         self._connect_timeout = connect_timeout_seconds
         self._stall_timeout = stall_timeout_seconds
+        self._tls_context = tls_context
 
     @property
     def name(self) -> str:
@@ -76,6 +79,7 @@ class HttpSource:
                 {"Range": f"bytes={offset}-"} if offset else {},
                 connect_timeout=self._connect_timeout,
                 stall_timeout=self._stall_timeout,
+                tls_context=self._tls_context,
             )
         except BlobTransferError as exc:
             raise self._unavailable(exc) from exc

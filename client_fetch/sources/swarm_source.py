@@ -11,7 +11,9 @@ a sparse file that already holds them (VM images have many), and they are checke
 see `PieceChecker`).
 Web seeds let a swarm without seeders finish from the origin, and the last pieces no peer offers
 us are read from the servers over HTTP (`range_reader`). Resume data lives beside the
-partial (`downloads/<digest>.resume`), so a killed fetch continues.
+partial (`downloads/<digest>.resume`), so a killed fetch continues. https trackers and web seeds
+are verified against the fetcher's CA bundle (`ca_file`, `client_fetch.trust`), named to libtorrent
+only for a torrent that has such URLs.
 
 Not responsible for choosing when to use the swarm (the planner does) nor for seeding afterwards
 (`client-fetch seed`). Errors: `SourceUnavailable` when the manifest has no torrent, no server has
@@ -21,6 +23,7 @@ a matching torrent file, or the swarm stalls or fails; OSError propagates.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -59,6 +62,7 @@ class SwarmSource:
         stall_timeout_seconds: float,
         resume_path: Callable[[str], Path],
         range_reader: RangeReaderFactory | None = None,
+        ca_file: Callable[[], str] | None = None,
     ) -> None:
         self._servers = list(servers)
         self._client = client
@@ -66,6 +70,7 @@ class SwarmSource:
         self._stall_timeout = stall_timeout_seconds
         self._resume_path = resume_path
         self._range_reader = range_reader
+        self._ca_file = ca_file
 
     @property
     def name(self) -> str:
@@ -137,7 +142,7 @@ class SwarmSource:
             progress.set_done(done)
 
         try:
-            with SwarmSession(self._config) as session:
+            with SwarmSession(self._session_config(torrent)) as session:
                 result = download_file(
                     session,
                     torrent,
@@ -156,6 +161,15 @@ class SwarmSource:
         report.add(PEERS, result.bytes_from_peers)
         report.add(WEB_SEEDS, result.bytes_from_web_seeds)
         report.hash_failures += result.hash_failures
+
+    def _session_config(self, torrent: bytes) -> SwarmConfig:
+        """The config, naming the fetcher's CA bundle (`ca_file`) to libtorrent only when the
+        torrent names an https tracker or web seed: loading a bundle costs every session ~5 ms."""
+        from swarm.torrent_file import names_https
+
+        if self._ca_file is None or not names_https(torrent):
+            return self._config
+        return replace(self._config, ca_file=self._ca_file(), ca_file_overrides_environment=True)
 
 
 def _piece_hashes(torrent: bytes, size: int) -> PieceHashes | None:

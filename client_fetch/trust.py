@@ -1,0 +1,53 @@
+"""The CA certificates the fetcher trusts for https, one bundle for every way it speaks TLS.
+
+The fetcher speaks https through three stacks: httpx (manifests, torrents, chunk indexes, reports),
+`http.client` (blobs and tail ranges) and libtorrent's own OpenSSL (https trackers and web seeds).
+Each has its own default trust (certifi's bundle; the system store; a path on the libtorrent
+wheel's build machine), so a deployment with a private CA, or a host whose system store lacks a
+public CA, worked through one of them and failed through another. `TrustStore` is the one answer
+all three get: `CLIENT_FETCH_CA_FILE` when set, else certifi's bundle (httpx's default, kept as
+the default for all).
+
+Nothing is loaded until https is used: a fetch from http:// servers whose torrent names no https
+URL never imports certifi nor parses a bundle (~10 ms of CPU per process, paid by every task).
+Not responsible for anything in TLS but which certificates are trusted (verification stays on;
+protocol versions are the `ssl` module's defaults). Error contract: `TrustStoreError` (carrying
+the path) when the bundle cannot be read or holds no usable certificate, raised by the first
+https use.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from pathlib import Path
+
+from client_fetch.errors import TrustStoreError
+
+
+class TrustStore:
+    """The CA bundle to trust: `ca_file`, else certifi's; its SSL context is built once."""
+
+    def __init__(self, ca_file: Path | None = None) -> None:
+        self._ca_file = ca_file
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+
+    def path(self) -> str:
+        """The bundle's path (importing certifi only when no file is configured)."""
+        if self._ca_file is not None:
+            return str(self._ca_file)
+        import certifi
+
+        return str(certifi.where())
+
+    def context(self) -> ssl.SSLContext:
+        """A verifying client context trusting exactly the bundle (thread-safe, built once)."""
+        with self._lock:
+            if self._context is None:
+                path = self.path()
+                try:
+                    self._context = ssl.create_default_context(cafile=path)
+                except (OSError, ssl.SSLError) as exc:
+                    raise TrustStoreError(path, str(exc)) from exc
+            return self._context

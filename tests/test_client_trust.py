@@ -1,0 +1,124 @@
+"""One CA bundle for every https the fetcher speaks (`client_fetch.trust`).
+
+httpx (manifests), `http.client` (blobs, tail ranges) and libtorrent (https trackers and web
+seeds) each had their own default trust. Now all three get `CLIENT_FETCH_CA_FILE`, else
+certifi's bundle: a server whose certificate a private CA signed is reached by every stack when
+that CA is configured, and refused by every stack when it is not. Nothing loads a bundle until
+https is used (libtorrent: until a torrent names an https URL).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import certifi
+import httpx
+import libtorrent as lt
+import pytest
+from pydantic import ValidationError
+
+from client_fetch import wiring
+from client_fetch.errors import ExitCode, TrustStoreError
+from client_fetch.settings import ClientSettings
+from client_fetch.sources.blob_connection import BlobTransferError, open_blob
+from client_fetch.sources.swarm_source import SwarmSource
+from client_fetch.trust import TrustStore
+from tests.fakes.hello_server import BODY, https_hello_server
+
+KEY = "ed25519:XHzgrrRyVZ9HF2AQPKStaTx2kMvIj6ttpx2QVbjdLVY="
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with https_hello_server(tmp_path) as served:
+        yield served
+
+
+def _settings(tmp_path: Path, ca_file: Path | None) -> ClientSettings:
+    return ClientSettings(
+        servers=["http://127.0.0.1:1"], key=KEY, cache_dir=tmp_path / "cache", ca_file=ca_file
+    )
+
+
+def _blob_body(url: str, trust: TrustStore) -> bytes:
+    response = open_blob(url, {}, connect_timeout=5, stall_timeout=5, tls_context=trust.context)
+    try:
+        return response.read(1024)
+    finally:
+        response.close()
+
+
+def test_the_configured_ca_is_trusted_by_httpx_and_the_blob_reader(
+    tmp_path: Path, tls_server: tuple[str, Path]
+) -> None:
+    url, cert = tls_server
+    settings = _settings(tmp_path, cert)
+    trust = TrustStore(settings.ca_file)
+    with wiring.http_client(settings, trust) as client:
+        assert client.get(url).content == BODY
+    assert _blob_body(url, trust) == BODY
+
+
+def test_without_it_both_refuse_the_private_certificate(
+    tmp_path: Path, tls_server: tuple[str, Path]
+) -> None:
+    url, _ = tls_server
+    settings = _settings(tmp_path, None)
+    trust = TrustStore(settings.ca_file)
+    with (
+        wiring.http_client(settings, trust) as client,
+        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        client.get(url)
+    with pytest.raises(BlobTransferError, match="CERTIFICATE_VERIFY_FAILED"):
+        _blob_body(url, trust)
+    assert trust.path() == certifi.where()
+
+
+def test_the_bundle_is_read_once_and_a_bad_one_is_a_usage_error(tmp_path: Path) -> None:
+    trust = TrustStore()
+    assert trust.context() is trust.context()
+    assert trust.context().verify_mode == ssl.CERT_REQUIRED and trust.context().check_hostname
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    with pytest.raises(TrustStoreError) as raised:
+        TrustStore(bogus).context()
+    assert raised.value.path == str(bogus) and raised.value.exit_code == ExitCode.USAGE
+
+
+def test_a_ca_file_that_does_not_exist_is_refused_with_the_settings(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="ca_file"):
+        _settings(tmp_path, tmp_path / "missing.pem")
+
+
+def _torrent(announce: bytes, web_seeds: list[bytes]) -> bytes:
+    return bytes(lt.bencode({b"announce": announce, b"url-list": web_seeds, b"info": {}}))
+
+
+def test_libtorrent_gets_the_bundle_only_for_a_torrent_naming_https(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def ca_file() -> str:
+        asked.append("ca")
+        return "/the/bundle.pem"
+
+    settings = _settings(tmp_path, None)
+    source = SwarmSource(
+        settings.servers,
+        httpx.Client(),
+        wiring.swarm_config(settings),
+        stall_timeout_seconds=5,
+        resume_path=lambda digest: tmp_path / digest,
+        ca_file=ca_file,
+    )
+    plain = source._session_config(_torrent(b"http://t/announce", [b"http://m/blob"]))
+    assert plain.ca_file is None and asked == []
+    for torrent in (
+        _torrent(b"https://t/announce", [b"http://m/blob"]),
+        _torrent(b"http://t/announce", [b"http://m/blob", b"https://mirror/blob"]),
+    ):
+        config = source._session_config(torrent)
+        assert config.ca_file == "/the/bundle.pem" and config.ca_file_overrides_environment
+    assert asked == ["ca", "ca"]
