@@ -198,3 +198,12 @@ def test_counts_follow_a_peer_from_leecher_to_seeder_and_out(clock: Clock) -> No
     announce(registry, peer(2), left=0)
     clock.now += 31
     assert registry.stats(SWARM).seeders == 0  # expired on the next read
+
+
+def test_a_peer_address_carries_its_compact_entry() -> None:
+    """BEP 23 / BEP 7 entries, made once per announce rather than in every hand-out."""
+    assert PeerAddress(b"a" * 20, "10.1.2.3", 6881).compact == bytes([10, 1, 2, 3, 0x1A, 0xE1])
+    v6 = PeerAddress(b"b" * 20, "2001:db8::1", 443).compact
+    assert len(v6) == 18 and v6[:2] == b"\x20\x01" and v6[-2:] == (443).to_bytes(2, "big")
+    with pytest.raises(ValueError):
+        PeerAddress(b"c" * 20, "not-an-address", 1)

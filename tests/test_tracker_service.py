@@ -229,3 +229,16 @@ def test_hosts_behind_one_nat_still_get_a_full_hand_out() -> None:
         peers = compact_peers(body[b"peers"], 6)
         assert len(peers) == 40  # a seeder now: every leecher but its NAT siblings
         assert all(ip.startswith("10.4.") for ip, _ in peers)
+
+
+def test_when_complete_peers_are_too_few_leechers_fill_the_hand_out() -> None:
+    """A hand-out samples the incomplete peers only when the complete ones cannot fill it."""
+    tracker = make_tracker()
+    for n in range(1, 4):
+        answer(tracker, query(n=n, left=0), f"10.0.0.{n}")
+    for n in range(100, 200):
+        answer(tracker, query(n=n), f"10.0.1.{n - 100}")
+    peers = compact_peers(answer(tracker, query(n=500, numwant=20), "10.0.2.1")[b"peers"], 6)
+    assert len(peers) == 20
+    assert {ip for ip, _ in peers[:3]} == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+    assert all(ip.startswith("10.0.1.") for ip, _ in peers[3:])

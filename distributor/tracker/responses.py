@@ -3,13 +3,13 @@ BEP 7) or the dictionary list, and scrape (BEP 48). Pure functions; raise nothin
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from distributor.tracker.registry import PeerAddress, SwarmStats
 from image_format.bencode import Encodable, bencode
 
 CONTENT_TYPE = "text/plain"
+IPV4_ENTRY_BYTES = 6
 
 
 def failure(reason: str, *, retry_seconds: int | None = None) -> bytes:
@@ -28,9 +28,8 @@ def _compact(peers: Iterable[PeerAddress]) -> tuple[bytes, bytes]:
     """(`peers`: 6-byte IPv4 entries, `peers6`: 18-byte IPv6 entries)."""
     v4, v6 = bytearray(), bytearray()
     for peer in peers:
-        address = ipaddress.ip_address(peer.ip)
-        target = v4 if address.version == 4 else v6
-        target += address.packed + peer.port.to_bytes(2, "big")
+        entry = peer.compact
+        (v4 if len(entry) == IPV4_ENTRY_BYTES else v6).extend(entry)
     return bytes(v4), bytes(v6)
 
 

@@ -26,7 +26,13 @@ from distributor.tracker import errors, responses
 from distributor.tracker.config import TrackerConfig
 from distributor.tracker.errors import TrackerFailure
 from distributor.tracker.query import AnnounceRequest, parse_announce, parse_scrape
-from distributor.tracker.registry import Peer, PeerAddress, SwarmRegistry, SwarmStats
+from distributor.tracker.registry import (
+    PREFER_COMPLETE,
+    Peer,
+    PeerAddress,
+    SwarmRegistry,
+    SwarmStats,
+)
 from distributor.tracker.torrent_index import KnownTorrents, TorrentEntry
 
 log = logging.getLogger(__name__)
@@ -170,6 +176,7 @@ class Tracker:
             numwant=numwant,
             rank=rank,
             preferred=project,
+            pools=(False,) if asker_complete else PREFER_COMPLETE,
         )
         return responses.announce(
             announced.stats,
