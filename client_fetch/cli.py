@@ -152,7 +152,7 @@ def _seed(args: argparse.Namespace) -> int:
     cache = open_cache(settings)  # none yet is "nothing to seed": a fresh host's seed job is fine
     trust = TrustStore(settings.ca_file)
     config = replace(
-        swarm_config(settings, ca_file=trust.path()),
+        swarm_config(settings, ca_file=trust.checked_path()),
         upload_rate_limit_bytes_per_second=settings.seed_upload_limit_bytes_per_second,
     )
     limits = seeding.SeedLimits(settings.seed_max_seconds, settings.seed_max_ratio)

@@ -32,6 +32,7 @@ from client_fetch.errors import (
     CacheError,
     ImageNotFound,
     SourceUnavailable,
+    UsageError,
     VerificationFailed,
 )
 from client_fetch.fetch_result import FetchResult
@@ -206,6 +207,8 @@ class Fetcher:
                     return ("not_found" if exc.not_found else "transient", str(exc))
                 except CacheError:
                     raise  # the cache a source uses (a base's lock, disk full) is the host's
+                except UsageError:
+                    raise  # configuration no retry fixes (a CA bundle that holds no certificate)
                 except OSError as exc:
                     raise _cache_error(self._cache, exc) from exc
                 except Exception as exc:  # a source's bug must not stop the others

@@ -8,8 +8,9 @@ public CA, worked through one of them and failed through another. `TrustStore` i
 all three get: `CLIENT_FETCH_CA_FILE` when set, else certifi's bundle (httpx's default, kept as
 the default for all).
 
-Nothing is loaded until https is used: a fetch from http:// servers whose torrent names no https
-URL never imports certifi nor parses a bundle (~10 ms of CPU per process, paid by every task).
+Nothing is loaded until it is needed: httpx and the blob reader read the bundle on their first
+https request (a redirect to https included), and a swarm session as it starts (libtorrent
+follows a tracker's or web seed's redirect to https too, so it always gets the bundle).
 Not responsible for anything in TLS but which certificates are trusted (verification stays on;
 protocol versions are the `ssl` module's defaults). Error contract: `TrustStoreError` (carrying
 the path) when the bundle cannot be read or holds no usable certificate, raised by the first
@@ -40,6 +41,12 @@ class TrustStore:
         import certifi
 
         return str(certifi.where())
+
+    def checked_path(self) -> str:
+        """`path()`, once the bundle was read (`context()`): for libtorrent, which would only
+        fail its https announces quietly on a file holding no certificate."""
+        self.context()
+        return self.path()
 
     def context(self) -> ssl.SSLContext:
         """A verifying client context trusting exactly the bundle (thread-safe, built once)."""

@@ -96,9 +96,9 @@ def rate_book(settings: ClientSettings) -> RateBook:
 
 
 def swarm_config(settings: ClientSettings, ca_file: str | None = None) -> SwarmConfig:
-    """`ca_file`: the CA bundle the HTTP clients trust (`TrustStore.path`), so https trackers and
-    web seeds verify (`swarm.tls`); `get` leaves it None and names it per torrent (`SwarmSource`),
-    so a session for an http-only torrent loads no bundle."""
+    """`ca_file`: the CA bundle the HTTP clients trust (`TrustStore.checked_path`), so https
+    trackers and web seeds verify (`swarm.tls`); `get` leaves it None and names it as a swarm
+    session starts (`SwarmSource`), so a fetch that never uses the swarm reads no bundle."""
     return SwarmConfig(
         ca_file=ca_file,
         ca_file_overrides_environment=True,
@@ -183,7 +183,7 @@ def planner_for(
             stall_timeout_seconds=min(settings.stall_timeout_seconds, TAIL_READ_TIMEOUT_SECONDS),
             tls_context=trust.context,
         ),
-        ca_file=trust.path,
+        ca_file=trust.checked_path,
     )
     http = http_sources(settings, trust)
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import libtorrent as lt
 
-from image_format.bencode import BencodeError, bdecode
 from swarm.errors import TorrentInvalid
 
 _ZERO_V2 = "0" * 64
@@ -62,20 +61,3 @@ def _web_seed_urls(data: bytes) -> list[str]:
         return []
     items = raw if isinstance(raw, list) else [raw]
     return [item.decode("utf-8", "replace") for item in items if isinstance(item, bytes)]
-
-
-def names_https(data: bytes) -> bool:
-    """Whether the torrent `data` names an https:// tracker or web seed: only then does a session
-    for it need CA certificates (`SwarmConfig.ca_file`). Bytes that do not decode name none."""
-    try:
-        decoded: Any = bdecode(data, sorted_keys=False)
-    except BencodeError:
-        return False
-    if not isinstance(decoded, dict):
-        return False
-    urls: list[Any] = [decoded.get(b"announce")]
-    for tier in decoded.get(b"announce-list") or []:
-        urls.extend(tier if isinstance(tier, list) else [tier])
-    seeds = decoded.get(b"url-list")
-    urls.extend(seeds if isinstance(seeds, list) else [seeds])
-    return any(isinstance(url, bytes) and url[:8].lower() == b"https://" for url in urls)

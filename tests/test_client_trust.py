@@ -3,19 +3,19 @@
 httpx (manifests), `http.client` (blobs, tail ranges) and libtorrent (https trackers and web
 seeds) each had their own default trust. Now all three get `CLIENT_FETCH_CA_FILE`, else
 certifi's bundle: a server whose certificate a private CA signed is reached by every stack when
-that CA is configured, and refused by every stack when it is not. Nothing loads a bundle until
-https is used (libtorrent: until a torrent names an https URL).
+that CA is configured, and refused by every stack when it is not. Nothing reads a bundle before
+https is used or a swarm session starts; a bundle holding no certificate is a usage error.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import certifi
 import httpx
-import libtorrent as lt
 import pytest
 from pydantic import ValidationError
 
@@ -25,9 +25,22 @@ from client_fetch.settings import ClientSettings
 from client_fetch.sources.blob_connection import BlobTransferError, open_blob
 from client_fetch.sources.swarm_source import SwarmSource
 from client_fetch.trust import TrustStore
+from tests.fakes.fault_proxy import Faults, fault_proxy
 from tests.fakes.hello_server import BODY, https_hello_server
+from tests.fixtures.distributor_server import RunningDistributor, publish
+from tests.support import make_image, run_client
 
 KEY = "ed25519:XHzgrrRyVZ9HF2AQPKStaTx2kMvIj6ttpx2QVbjdLVY="
+
+
+@pytest.fixture()
+def published(
+    distributor: RunningDistributor, tmp_path: Path
+) -> tuple[RunningDistributor, Path, str]:
+    image = tmp_path / "deb.img"
+    digest = make_image(image, 1 << 20, seed=3)
+    publish(distributor, "deb", "1.0", image)
+    return distributor, image, digest
 
 
 @pytest.fixture
@@ -93,11 +106,9 @@ def test_a_ca_file_that_does_not_exist_is_refused_with_the_settings(tmp_path: Pa
         _settings(tmp_path, tmp_path / "missing.pem")
 
 
-def _torrent(announce: bytes, web_seeds: list[bytes]) -> bytes:
-    return bytes(lt.bencode({b"announce": announce, b"url-list": web_seeds, b"info": {}}))
-
-
-def test_libtorrent_gets_the_bundle_only_for_a_torrent_naming_https(tmp_path: Path) -> None:
+def test_every_swarm_session_gets_the_checked_bundle(tmp_path: Path) -> None:
+    """libtorrent follows a tracker's or web seed's redirect to https, so even a torrent whose
+    URLs are all http:// gets the bundle, and only as a session starts."""
     asked: list[str] = []
 
     def ca_file() -> str:
@@ -113,12 +124,38 @@ def test_libtorrent_gets_the_bundle_only_for_a_torrent_naming_https(tmp_path: Pa
         resume_path=lambda digest: tmp_path / digest,
         ca_file=ca_file,
     )
-    plain = source._session_config(_torrent(b"http://t/announce", [b"http://m/blob"]))
-    assert plain.ca_file is None and asked == []
-    for torrent in (
-        _torrent(b"https://t/announce", [b"http://m/blob"]),
-        _torrent(b"http://t/announce", [b"http://m/blob", b"https://mirror/blob"]),
-    ):
-        config = source._session_config(torrent)
-        assert config.ca_file == "/the/bundle.pem" and config.ca_file_overrides_environment
-    assert asked == ["ca", "ca"]
+    assert asked == []
+    config = source._session_config()
+    assert config.ca_file == "/the/bundle.pem" and config.ca_file_overrides_environment
+    assert asked == ["ca"]
+
+
+def test_the_bundle_for_libtorrent_is_read_first(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    with pytest.raises(TrustStoreError):
+        TrustStore(bogus).checked_path()
+    assert TrustStore().checked_path() == certifi.where()
+
+
+def test_a_bundle_holding_no_certificate_fails_the_fetch_as_a_usage_error(
+    published: tuple[RunningDistributor, Path, str], tmp_path: Path, tls_server: tuple[str, Path]
+) -> None:
+    """The manifest comes over http://; the blob server redirects to https://, where the bundle is
+    first read. That is configuration (exit 2, the bundle named), not a server to retry (5)."""
+    dist, _, _ = published
+    https_url, _ = tls_server
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    with fault_proxy(dist.url, Faults(redirect_blobs_to=https_url)) as (proxy, faults):
+        run = run_client(
+            *("get", "deb@1.0", "--server", proxy, "--key", dist.public_key, "--via", "http"),
+            *("--cache", str(tmp_path / "cache"), "--json"),
+            env={
+                **os.environ,
+                "CLIENT_FETCH_CA_FILE": str(bogus),
+                "CLIENT_FETCH_RETRY_ROUNDS": "1",
+            },
+        )
+    assert run.returncode == ExitCode.USAGE, run.stderr
+    assert str(bogus) in run.stderr and faults.blob_requests == 1

@@ -34,6 +34,7 @@ from client_fetch.sources.base import FetchReport
 from client_fetch.sources.chunked_source import DONORS, ChunkedSource
 from client_fetch.sources.delta_source import DeltaSource
 from client_fetch.sources.http_source import HttpSource
+from client_fetch.trust import TrustStore
 from image_format.chunks import PackRange
 from image_format.envelope import load_public_keys
 from image_format.names import ImageRef
@@ -140,7 +141,11 @@ def test_a_delta_hands_the_verifier_the_digest_it_computed_while_applying(
     host_with_v1(server, deb, cache)
     v2 = deb.manifest(2)
     http = HttpSource(
-        server.url, read_bytes=1 << 20, connect_timeout_seconds=5, stall_timeout_seconds=5
+        server.url,
+        read_bytes=1 << 20,
+        connect_timeout_seconds=5,
+        stall_timeout_seconds=5,
+        tls_context=TrustStore().context,
     )
     source = DeltaSource(HostCache(cache), [http], None, lambda _: None)
     partial = PartialFile(tmp_path / "v2.partial")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from client_fetch.sources.blob_ranges import BlobRangeReader
+from client_fetch.trust import TrustStore
 from swarm.config import SwarmConfig
 from swarm.download import download_file
 from swarm.download_watch import TailFetch
@@ -175,6 +176,7 @@ def test_the_last_pieces_arrive_over_http_when_no_peer_has_them(tmp_path: Path) 
             sha256_file(published),
             connect_timeout_seconds=2,
             stall_timeout_seconds=5,
+            tls_context=TrustStore().context,
         )
         with loopback_session(82) as session:
             report = download_file(
@@ -197,6 +199,7 @@ def test_wrong_bytes_over_http_are_a_hash_failure_and_the_download_stalls(tmp_pa
             sha256_file(published),
             connect_timeout_seconds=2,
             stall_timeout_seconds=5,
+            tls_context=TrustStore().context,
         )
         with loopback_session(84) as session, pytest.raises(SwarmStalled):
             download_file(session, torrent, partial, stall_timeout_seconds=2, read_range=reader)
@@ -210,7 +213,11 @@ def test_the_range_reader_refuses_a_whole_body_or_a_short_one(tmp_path: Path) ->
     with RangeServer(blob, "127.0.0.85") as server:
         base = server.url.removesuffix("/v1/blobs/sha256/web-seed")
         reader = BlobRangeReader(
-            [base], ANY_DIGEST, connect_timeout_seconds=2, stall_timeout_seconds=5
+            [base],
+            ANY_DIGEST,
+            connect_timeout_seconds=2,
+            stall_timeout_seconds=5,
+            tls_context=TrustStore().context,
         )
         assert reader(PIECE, PIECE) == blob.read_bytes()[PIECE : 2 * PIECE]
         with pytest.raises(RangeUnavailable, match="ended after"):
@@ -218,12 +225,22 @@ def test_the_range_reader_refuses_a_whole_body_or_a_short_one(tmp_path: Path) ->
     with RangeServer(blob, "127.0.0.86", ignore_range=True) as whole:
         base = whole.url.removesuffix("/v1/blobs/sha256/web-seed")
         reader = BlobRangeReader(
-            [base], ANY_DIGEST, connect_timeout_seconds=2, stall_timeout_seconds=5
+            [base],
+            ANY_DIGEST,
+            connect_timeout_seconds=2,
+            stall_timeout_seconds=5,
+            tls_context=TrustStore().context,
         )
         with pytest.raises(RangeUnavailable, match="HTTP 200 for a range request"):
             reader(PIECE, PIECE)
     with pytest.raises(RangeUnavailable, match="no server configured"):
-        BlobRangeReader([], ANY_DIGEST, connect_timeout_seconds=1, stall_timeout_seconds=1)(0, 1)
+        BlobRangeReader(
+            [],
+            ANY_DIGEST,
+            connect_timeout_seconds=1,
+            stall_timeout_seconds=1,
+            tls_context=TrustStore().context,
+        )(0, 1)
 
 
 def test_pieces_offered_counts_only_peers_that_unchoke_us(tmp_path: Path) -> None:

@@ -67,14 +67,13 @@ https URL is opened."""
 
 
 def _connect(
-    url: str, connect_timeout: float, tls_context: TlsContext | None
+    url: str, connect_timeout: float, tls_context: TlsContext
 ) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
-        context = tls_context() if tls_context is not None else ssl.create_default_context()
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.netloc, timeout=connect_timeout, context=context
+            parts.netloc, timeout=connect_timeout, context=tls_context()
         )
     elif parts.scheme == "http":
         connection = http.client.HTTPConnection(parts.netloc, timeout=connect_timeout)
@@ -89,10 +88,10 @@ def open_blob(
     *,
     connect_timeout: float,
     stall_timeout: float,
-    tls_context: TlsContext | None = None,
+    tls_context: TlsContext,
 ) -> BlobResponse:
     """GET `url` (following redirects); the caller must `close()` the result. https is verified
-    against `tls_context()`, or the system's store when None."""
+    against `tls_context()`, called only when an https URL is opened."""
     for _ in range(MAX_REDIRECTS + 1):
         connection, target = _connect(url, connect_timeout, tls_context)
         try:

@@ -31,7 +31,7 @@ class BlobRangeReader:
         *,
         connect_timeout_seconds: float,
         stall_timeout_seconds: float,
-        tls_context: TlsContext | None = None,
+        tls_context: TlsContext,
     ) -> None:
         self._urls = [server.rstrip("/") + blob_path(digest) for server in servers]
         self._connect_timeout = connect_timeout_seconds

@@ -40,7 +40,7 @@ class HttpSource:
         read_bytes: int,
         connect_timeout_seconds: float,
         stall_timeout_seconds: float,
-        tls_context: TlsContext | None = None,
+        tls_context: TlsContext,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self._read_bytes = read_bytes

@@ -12,8 +12,7 @@ see `PieceChecker`).
 Web seeds let a swarm without seeders finish from the origin, and the last pieces no peer offers
 us are read from the servers over HTTP (`range_reader`). Resume data lives beside the
 partial (`downloads/<digest>.resume`), so a killed fetch continues. https trackers and web seeds
-are verified against the fetcher's CA bundle (`ca_file`, `client_fetch.trust`), named to libtorrent
-only for a torrent that has such URLs.
+are verified against the fetcher's CA bundle (`ca_file`, `client_fetch.trust`).
 
 Not responsible for choosing when to use the swarm (the planner does) nor for seeding afterwards
 (`client-fetch seed`). Errors: `SourceUnavailable` when the manifest has no torrent, no server has
@@ -142,7 +141,7 @@ class SwarmSource:
             progress.set_done(done)
 
         try:
-            with SwarmSession(self._session_config(torrent)) as session:
+            with SwarmSession(self._session_config()) as session:
                 result = download_file(
                     session,
                     torrent,
@@ -162,12 +161,10 @@ class SwarmSource:
         report.add(WEB_SEEDS, result.bytes_from_web_seeds)
         report.hash_failures += result.hash_failures
 
-    def _session_config(self, torrent: bytes) -> SwarmConfig:
-        """The config, naming the fetcher's CA bundle (`ca_file`) to libtorrent only when the
-        torrent names an https tracker or web seed: loading a bundle costs every session ~5 ms."""
-        from swarm.torrent_file import names_https
-
-        if self._ca_file is None or not names_https(torrent):
+    def _session_config(self) -> SwarmConfig:
+        """The config naming the fetcher's CA bundle (`ca_file`) to libtorrent. Even for a
+        torrent whose URLs are all http://: libtorrent follows a redirect to https."""
+        if self._ca_file is None:
             return self._config
         return replace(self._config, ca_file=self._ca_file(), ca_file_overrides_environment=True)
 
