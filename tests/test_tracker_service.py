@@ -242,3 +242,19 @@ def test_when_complete_peers_are_too_few_leechers_fill_the_hand_out() -> None:
     assert len(peers) == 20
     assert {ip for ip, _ in peers[:3]} == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
     assert all(ip.startswith("10.0.1.") for ip, _ in peers[3:])
+
+
+def test_peers_sharing_the_askers_peer_id_do_not_shorten_its_hand_out() -> None:
+    """Clients with a fixed peer id at other addresses are never handed to one another; when
+    more of them than the sample's slack sit among the complete peers, the incomplete fill in."""
+    tracker = make_tracker()
+    for n in range(1, 51):
+        answer(tracker, query(n=n, left=0), f"10.0.0.{n}")
+    for host in range(1, 13):  # the asker's own id, complete, at twelve other addresses
+        answer(tracker, query(n=999, left=0), f"10.0.3.{host}")
+    for n in range(100, 200):
+        answer(tracker, query(n=n), f"10.0.1.{n - 100}")
+    for _ in range(20):
+        peers = compact_peers(answer(tracker, query(n=999, numwant=50), "10.0.2.1")[b"peers"], 6)
+        assert len(peers) == 50
+        assert not any(ip.startswith("10.0.3.") for ip, _ in peers)

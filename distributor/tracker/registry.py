@@ -256,8 +256,13 @@ class SwarmRegistry:
                 swarm.remove(key)
                 return Announced(swarm.stats(), [])
             swarm.add(key, peer)
-            candidates = self._candidates(swarm, peer, numwant, preferred, pools)
+            candidates, skipped = self._candidates(swarm, peer, numwant, preferred, pools)
             chosen = self._ranked(candidates, peer, numwant, rank)
+            if len(chosen) < numwant and skipped:
+                # Short although a pool filled its sample: more of it than the slack allows
+                # shared the asker's peer id (a client with a fixed id). Sample every pool.
+                candidates, _ = self._candidates(swarm, peer, numwant, preferred, pools, every=True)
+                chosen = self._ranked(candidates, peer, numwant, rank)
             return Announced(swarm.stats(), chosen)
 
     def _candidates(
@@ -267,21 +272,26 @@ class SwarmRegistry:
         numwant: int,
         preferred: Collection[tuple[str, int]],
         pools: Sequence[bool],
-    ) -> list[Peer]:
+        *,
+        every: bool = False,
+    ) -> tuple[list[Peer], bool]:
         """The peers at `preferred` endpoints, and uniform random samples of the `pools`, in
         order, each large enough for numwant once the asker, a preferred peer and every peer at
         the asker's address (hosts behind one NAT may share its port too, and are not handed to
         it) are set aside; a pool that filled its sample makes the later ones unneeded (`_ranked`
-        would never reach them). Ranking every peer of a large swarm on each announce cost
-        3.6 ms at 10,000 peers, and announces come from every host every 300 s."""
+        would never reach them), unless `every`. Returns them and whether a pool was left out.
+        Ranking every peer of a large swarm on each announce cost 3.6 ms at 10,000 peers, and
+        announces come from every host every 300 s."""
         keys = [key for ip, port in preferred for key in swarm.at_endpoint(ip, port)]
         size = numwant + 2 + swarm.count_at(asking.address.ip)
+        taken = 0
         for complete in pools:
             drawn = (swarm.complete if complete else swarm.incomplete).sample(self._rng, size)
             keys.extend(drawn)
-            if len(drawn) >= size:
+            taken += 1
+            if len(drawn) >= size and not every:
                 break
-        return [swarm.peers[key] for key in dict.fromkeys(keys)]
+        return [swarm.peers[key] for key in dict.fromkeys(keys)], taken < len(pools)
 
     def _ranked(
         self, candidates: list[Peer], asking: Peer, numwant: int, rank: Rank
