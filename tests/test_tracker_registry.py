@@ -207,3 +207,34 @@ def test_a_peer_address_carries_its_compact_entry() -> None:
     assert len(v6) == 18 and v6[:2] == b"\x20\x01" and v6[-2:] == (443).to_bytes(2, "big")
     with pytest.raises(ValueError):
         PeerAddress(b"c" * 20, "not-an-address", 1)
+
+
+def test_a_dropped_peer_that_announces_again_counts_only_what_it_added(clock: Clock) -> None:
+    """Expired (silent past the TTL) or replaced at a full address, a peer whose client still
+    runs announces again with the same session's totals: only the increase counts, also when
+    its next word is `stopped`. A restarted client (totals from zero) counts in full."""
+    registry = SwarmRegistry(peer_ttl_seconds=30, max_peers_per_address=1, clock=clock)
+    announce(registry, peer(1), uploaded=1000, downloaded=50)
+    clock.now += 31
+    assert registry.stats(SWARM).leechers == 0  # expired
+    announce(registry, peer(1), uploaded=1500, downloaded=50)
+    announce(registry, peer(2), uploaded=10)  # the address is full: peer 1 is replaced
+    announce(registry, peer(1), uploaded=1700, downloaded=80, event="stopped")
+    stats = registry.stats(SWARM)
+    assert (stats.uploaded_bytes, stats.downloaded_bytes) == (1710, 80)
+    announce(registry, peer(2), uploaded=10)
+    clock.now += 31
+    announce(registry, peer(3, "10.0.0.3"))  # peer 2 expires on this read
+    announce(registry, peer(2), uploaded=4)  # restarted meanwhile: from zero
+    assert registry.stats(SWARM).uploaded_bytes == 1714
+
+
+def test_a_dropped_peers_totals_are_kept_for_one_ttl(clock: Clock) -> None:
+    registry = SwarmRegistry(peer_ttl_seconds=30, clock=clock)
+    announce(registry, peer(1), uploaded=100)
+    clock.now += 31
+    announce(registry, peer(2, "10.0.0.2"))  # peer 1 expires on this read
+    clock.now += 31
+    announce(registry, peer(2, "10.0.0.2"))  # and its totals are forgotten a TTL later
+    announce(registry, peer(1), uploaded=120)  # so it counts as a new client would
+    assert registry.stats(SWARM).uploaded_bytes == 220

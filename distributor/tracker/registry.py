@@ -85,6 +85,11 @@ class SwarmStats:
 PeerKey = tuple[bytes, str]
 """(peer_id, ip): who a peer is within a swarm."""
 
+DEPARTED_REMEMBERED = 10_000
+"""Per swarm, how many peers dropped without `stopped` (expired, or replaced at a full address)
+keep their last reported totals, so that announcing again counts only what they added since.
+Each is kept for one peer TTL at most: a client silent that long again has most likely quit."""
+
 EXPIRY_PERIOD_SECONDS = 1.0
 """How often a swarm is scanned for silent peers (at most; less for a TTL under 10 s)."""
 
@@ -129,6 +134,8 @@ class _Swarm:
     completed: int = 0
     uploaded: int = 0
     downloaded: int = 0
+    departed: OrderedDict[PeerKey, tuple[int, int, float]] = field(default_factory=OrderedDict)
+    """(uploaded, downloaded, when dropped) of peers dropped without `stopped`, oldest first."""
 
     def add(self, key: PeerKey, peer: Peer) -> None:
         """Add or refresh `key` (it becomes its address's most recently heard peer)."""
@@ -147,6 +154,29 @@ class _Swarm:
                 del self.by_address[key[1]]
             self.complete.discard(key)
             self.incomplete.discard(key)
+
+    def depart(self, key: PeerKey, now: float) -> None:
+        """Remove `key`, which did not say `stopped` (it expired, or a new peer of its address
+        took its place): its client may still be running and announce again, with the totals
+        of the same session, which were counted already."""
+        peer = self.peers.get(key)
+        if peer is None:
+            return
+        self.remove(key)
+        self.departed[key] = (peer.uploaded, peer.downloaded, now)
+        self.departed.move_to_end(key)
+        while len(self.departed) > DEPARTED_REMEMBERED:
+            self.departed.popitem(last=False)
+
+    def forget_departed(self, before: float) -> None:
+        """Forget the totals of peers dropped before `before`."""
+        while self.departed and next(iter(self.departed.values()))[2] < before:
+            self.departed.popitem(last=False)
+
+    def last_totals(self, key: PeerKey) -> tuple[int, int] | None:
+        """What `key` reported before it was dropped without `stopped` (forgotten once read)."""
+        totals = self.departed.pop(key, None)
+        return None if totals is None else (totals[0], totals[1])
 
     def count_at(self, ip: str) -> int:
         return len(self.by_address.get(ip, ()))
@@ -214,7 +244,8 @@ class SwarmRegistry:
         swarm.expiry_checked_at = now
         stale = [key for key, peer in swarm.peers.items() if now - peer.last_seen > self._ttl]
         for key in stale:
-            swarm.remove(key)
+            swarm.depart(key, now)
+        swarm.forget_departed(now - self._ttl)
 
     def announce(
         self,
@@ -237,14 +268,19 @@ class SwarmRegistry:
             key = (address.peer_id, address.ip)
             peer = swarm.peers.get(key)
             if peer is None and event == "stopped":
-                # Gone already (expired, or a hybrid's second hash): no baseline, count nothing.
+                # Gone already: a departed peer counts what it added since it was dropped; a
+                # hybrid's second hash, or a peer never heard from, counts nothing.
+                last = swarm.last_totals(key)
+                if last is not None:
+                    swarm.uploaded += _increase(uploaded, last[0])
+                    swarm.downloaded += _increase(downloaded, last[1])
                 return Announced(swarm.stats(), [])
             if peer is None:
                 if swarm.count_at(address.ip) >= self._max_per_address:
-                    swarm.remove(swarm.stalest_at(address.ip))
+                    swarm.depart(swarm.stalest_at(address.ip), now)
                 if len(swarm.peers) >= self._max_peers:
                     raise TrackerFailure(errors.SWARM_FULL)
-                peer = Peer(address, left, 0, 0, now)
+                peer = Peer(address, left, *(swarm.last_totals(key) or (0, 0)), now)
             swarm.uploaded += _increase(uploaded, peer.uploaded)
             swarm.downloaded += _increase(downloaded, peer.downloaded)
             peer.address, peer.left, peer.last_seen = address, left, now
