@@ -76,7 +76,9 @@ def test_totals_add_increases_only(registry: SwarmRegistry) -> None:
     announce(registry, peer(1), uploaded=150, downloaded=10)
     announce(registry, peer(1), uploaded=150, downloaded=10)
     announce(registry, peer(2), uploaded=0, downloaded=500)
-    announce(registry, peer(1), uploaded=20, downloaded=0)  # restarted client: counts from zero
+    announce(registry, peer(1), uploaded=140, downloaded=0)  # stale: a hybrid's other hash
+    announce(registry, peer(1), uploaded=150, downloaded=10)  # caught up: nothing new
+    announce(registry, peer(1), uploaded=20, event="started")  # restarted client: from zero
     stats = registry.stats(SWARM)
     assert (stats.uploaded_bytes, stats.downloaded_bytes) == (170, 510)
 
@@ -212,7 +214,7 @@ def test_a_peer_address_carries_its_compact_entry() -> None:
 def test_a_dropped_peer_that_announces_again_counts_only_what_it_added(clock: Clock) -> None:
     """Expired (silent past the TTL) or replaced at a full address, a peer whose client still
     runs announces again with the same session's totals: only the increase counts, also when
-    its next word is `stopped`. A restarted client (totals from zero) counts in full."""
+    its next word is `stopped`. A restarted client (`started`, totals from zero) counts in full."""
     registry = SwarmRegistry(peer_ttl_seconds=30, max_peers_per_address=1, clock=clock)
     announce(registry, peer(1), uploaded=1000, downloaded=50)
     clock.now += 31
@@ -225,7 +227,7 @@ def test_a_dropped_peer_that_announces_again_counts_only_what_it_added(clock: Cl
     announce(registry, peer(2), uploaded=10)
     clock.now += 31
     announce(registry, peer(3, "10.0.0.3"))  # peer 2 expires on this read
-    announce(registry, peer(2), uploaded=4)  # restarted meanwhile: from zero
+    announce(registry, peer(2), uploaded=4, event="started")  # restarted meanwhile: from zero
     assert registry.stats(SWARM).uploaded_bytes == 1714
 
 

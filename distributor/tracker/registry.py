@@ -12,11 +12,13 @@ NAT come and go, and one killed without `stopped` stays listed for the whole exp
 default: refusing newcomers would lock them out). A peer that misses announces for
 `peer_ttl_seconds` is dropped (checked lazily on each announce to its swarm and on every `stats`
 read). Uploaded/downloaded totals add each peer's *increase* since its previous announce, so
-re-announces never double count; a counter that went down (the client restarted) counts from zero
-again. A peer dropped by expiry and coming back is a new peer (its counters count again; state it
-rather than keep ghosts), and so is a peer replaced at a full address. A `stopped` from a peer the
-swarm does not hold (expired, or the second hash of a hybrid torrent, which libtorrent announces
-separately) counts nothing.
+re-announces never double count. A `started` whose counters are lower than the peer's last ones
+is a restarted client and counts from zero; lower counters without `started` (a hybrid
+torrent's two announces arriving out of order) count nothing. A peer dropped without `stopped`
+(expired, or replaced at a full address) is remembered for one TTL (`DepartedPeers`): if its
+client announces again, even `stopped`, it continues from its last report. A `stopped` from a
+peer the swarm neither holds nor remembers (the second hash of a hybrid torrent, which libtorrent
+announces separately) counts nothing.
 
 Not responsible for which hashes exist (`torrent_index`), for parsing, or for what a hand-out
 prefers: callers pass `rank`. Thread-safe (one lock). Error contract: `TrackerFailure(SWARM_FULL)`
@@ -34,6 +36,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from distributor.tracker import errors
+from distributor.tracker.departed import DepartedPeers
 from distributor.tracker.errors import TrackerFailure
 from distributor.tracker.query import Event
 
@@ -85,11 +88,6 @@ class SwarmStats:
 PeerKey = tuple[bytes, str]
 """(peer_id, ip): who a peer is within a swarm."""
 
-DEPARTED_REMEMBERED = 10_000
-"""Per swarm, how many peers dropped without `stopped` (expired, or replaced at a full address)
-keep their last reported totals, so that announcing again counts only what they added since.
-Each is kept for one peer TTL at most: a client silent that long again has most likely quit."""
-
 EXPIRY_PERIOD_SECONDS = 1.0
 """How often a swarm is scanned for silent peers (at most; less for a TTL under 10 s)."""
 
@@ -134,8 +132,8 @@ class _Swarm:
     completed: int = 0
     uploaded: int = 0
     downloaded: int = 0
-    departed: OrderedDict[PeerKey, tuple[int, int, float]] = field(default_factory=OrderedDict)
-    """(uploaded, downloaded, when dropped) of peers dropped without `stopped`, oldest first."""
+    departed: DepartedPeers[Peer] = field(default_factory=lambda: DepartedPeers(0))
+    """Peers dropped without `stopped`, as they last announced (the registry sets the bound)."""
 
     def add(self, key: PeerKey, peer: Peer) -> None:
         """Add or refresh `key` (it becomes its address's most recently heard peer)."""
@@ -157,26 +155,11 @@ class _Swarm:
 
     def depart(self, key: PeerKey, now: float) -> None:
         """Remove `key`, which did not say `stopped` (it expired, or a new peer of its address
-        took its place): its client may still be running and announce again, with the totals
-        of the same session, which were counted already."""
+        took its place), and remember how it last announced."""
         peer = self.peers.get(key)
-        if peer is None:
-            return
-        self.remove(key)
-        self.departed[key] = (peer.uploaded, peer.downloaded, now)
-        self.departed.move_to_end(key)
-        while len(self.departed) > DEPARTED_REMEMBERED:
-            self.departed.popitem(last=False)
-
-    def forget_departed(self, before: float) -> None:
-        """Forget the totals of peers dropped before `before`."""
-        while self.departed and next(iter(self.departed.values()))[2] < before:
-            self.departed.popitem(last=False)
-
-    def last_totals(self, key: PeerKey) -> tuple[int, int] | None:
-        """What `key` reported before it was dropped without `stopped` (forgotten once read)."""
-        totals = self.departed.pop(key, None)
-        return None if totals is None else (totals[0], totals[1])
+        if peer is not None:
+            self.remove(key)
+            self.departed.remember(key, peer, now)
 
     def count_at(self, ip: str) -> int:
         return len(self.by_address.get(ip, ()))
@@ -211,8 +194,12 @@ class Announced:
     peers: list[PeerAddress]
 
 
-def _increase(new: int, old: int) -> int:
-    return new - old if new >= old else new
+def _delta(new: int, old: int, *, restarted: bool) -> tuple[int, int]:
+    """(what to add to a swarm's total, the peer's counter to keep) for a reported `new` after
+    `old`: the increase; all of `new` for a restarted client; nothing for a stale report."""
+    if new >= old:
+        return new - old, new
+    return (new, new) if restarted else (0, old)
 
 
 class SwarmRegistry:
@@ -235,6 +222,24 @@ class SwarmRegistry:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._swarms: dict[bytes, _Swarm] = {}
+        self._departed_checked_at: float | None = None
+
+    def _swarm(self, swarm_key: bytes) -> _Swarm:
+        swarm = self._swarms.get(swarm_key)
+        if swarm is None:
+            swarm = self._swarms[swarm_key] = _Swarm(
+                departed=DepartedPeers(per_address=self._max_per_address)
+            )
+        return swarm
+
+    def _forget_departed(self, now: float) -> None:
+        """Forget, in every swarm (idle ones too), peers dropped more than a TTL ago; at most
+        once per `_period`."""
+        if self._departed_checked_at is not None and now - self._departed_checked_at < self._period:
+            return
+        self._departed_checked_at = now
+        for swarm in self._swarms.values():
+            swarm.departed.forget_before(now - self._ttl)
 
     def _expire(self, swarm: _Swarm, now: float) -> None:
         """Drop peers silent for the TTL. A scan of the whole swarm, so at most once per
@@ -245,7 +250,7 @@ class SwarmRegistry:
         stale = [key for key, peer in swarm.peers.items() if now - peer.last_seen > self._ttl]
         for key in stale:
             swarm.depart(key, now)
-        swarm.forget_departed(now - self._ttl)
+        self._forget_departed(now)
 
     def announce(
         self,
@@ -263,28 +268,25 @@ class SwarmRegistry:
     ) -> Announced:
         with self._lock:
             now = self._clock()
-            swarm = self._swarms.setdefault(swarm_key, _Swarm())
+            swarm = self._swarm(swarm_key)
             self._expire(swarm, now)
             key = (address.peer_id, address.ip)
             peer = swarm.peers.get(key)
             if peer is None and event == "stopped":
-                # Gone already: a departed peer counts what it added since it was dropped; a
-                # hybrid's second hash, or a peer never heard from, counts nothing.
-                last = swarm.last_totals(key)
-                if last is not None:
-                    swarm.uploaded += _increase(uploaded, last[0])
-                    swarm.downloaded += _increase(downloaded, last[1])
+                # Gone already: a dropped peer counts what it added since; a hybrid's second
+                # hash, or a peer never heard from, counts nothing.
+                departed = swarm.departed.take(key)
+                if departed is not None:
+                    self._count(swarm, departed, uploaded, downloaded, restarted=False)
                 return Announced(swarm.stats(), [])
             if peer is None:
                 if swarm.count_at(address.ip) >= self._max_per_address:
                     swarm.depart(swarm.stalest_at(address.ip), now)
                 if len(swarm.peers) >= self._max_peers:
                     raise TrackerFailure(errors.SWARM_FULL)
-                peer = Peer(address, left, *(swarm.last_totals(key) or (0, 0)), now)
-            swarm.uploaded += _increase(uploaded, peer.uploaded)
-            swarm.downloaded += _increase(downloaded, peer.downloaded)
+                peer = swarm.departed.take(key) or Peer(address, left, 0, 0, now)
+            self._count(swarm, peer, uploaded, downloaded, restarted=event == "started")
             peer.address, peer.left, peer.last_seen = address, left, now
-            peer.uploaded, peer.downloaded = uploaded, downloaded
             if event == "completed" and not peer.completed_counted:
                 swarm.completed += 1
                 peer.completed_counted = True
@@ -300,6 +302,16 @@ class SwarmRegistry:
                 candidates, _ = self._candidates(swarm, peer, numwant, preferred, pools, every=True)
                 chosen = self._ranked(candidates, peer, numwant, rank)
             return Announced(swarm.stats(), chosen)
+
+    @staticmethod
+    def _count(
+        swarm: _Swarm, peer: Peer, uploaded: int, downloaded: int, *, restarted: bool
+    ) -> None:
+        """Add what `peer` reports beyond its last announce to the swarm's totals."""
+        added, peer.uploaded = _delta(uploaded, peer.uploaded, restarted=restarted)
+        swarm.uploaded += added
+        added, peer.downloaded = _delta(downloaded, peer.downloaded, restarted=restarted)
+        swarm.downloaded += added
 
     def _candidates(
         self,
