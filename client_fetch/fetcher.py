@@ -12,8 +12,9 @@ source moves bytes. It owns the rules every source shares:
 
 Errors: `ImageNotFound`, `VerificationFailed`, `AllSourcesFailed`, `CacheError` (OSError from the
 cache or the partial file, e.g. disk full, and a `CacheError` a source met in the cache: it is the
-host's problem, not the source's, so no other source is tried), `InvalidName` for a bad task id.
-Nothing else escapes except bugs.
+host's problem, not the source's, so no other source is tried), `UsageError` a source met
+(configuration no other source or retry fixes: a CA bundle holding no certificate), `InvalidName`
+for a bad task id. Nothing else escapes except bugs.
 """
 
 from __future__ import annotations

@@ -222,6 +222,10 @@ def fetcher_for(
 
     cache = open_cache(settings)
     trust = TrustStore(settings.ca_file)
+    if settings.ca_file is not None:
+        # A configured bundle is read now: a bad one is exit 2 whichever source the plan picks
+        # (the default, certifi's, stays unread until https or the swarm needs it).
+        trust.context()
     with http_client(settings, trust) as client:
         fetcher = Fetcher(
             cache=cache,

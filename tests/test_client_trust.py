@@ -20,12 +20,22 @@ import pytest
 from pydantic import ValidationError
 
 from client_fetch import wiring
+from client_fetch.backoff import Backoff
+from client_fetch.cache import HostCache
 from client_fetch.errors import ExitCode, TrustStoreError
+from client_fetch.fetcher import Fetcher, FetchPolicy
+from client_fetch.manifest_client import ManifestClient
+from client_fetch.partial_file import PartialFile
+from client_fetch.planner import SourcePlanner
+from client_fetch.progress import Progress
 from client_fetch.settings import ClientSettings
+from client_fetch.sources.base import Estimate, FetchReport
 from client_fetch.sources.blob_connection import BlobTransferError, open_blob
 from client_fetch.sources.swarm_source import SwarmSource
 from client_fetch.trust import TrustStore
-from tests.fakes.fault_proxy import Faults, fault_proxy
+from image_format.envelope import load_public_keys
+from image_format.manifest import Manifest
+from image_format.names import ImageRef
 from tests.fakes.hello_server import BODY, https_hello_server
 from tests.fixtures.distributor_server import RunningDistributor, publish
 from tests.support import make_image, run_client
@@ -138,24 +148,63 @@ def test_the_bundle_for_libtorrent_is_read_first(tmp_path: Path) -> None:
     assert TrustStore().checked_path() == certifi.where()
 
 
-def test_a_bundle_holding_no_certificate_fails_the_fetch_as_a_usage_error(
-    published: tuple[RunningDistributor, Path, str], tmp_path: Path, tls_server: tuple[str, Path]
+class _HttpsOnlySource:
+    """A source whose first https request finds the bundle unusable (as the blob reader does
+    when certifi's own bundle is broken), counting its tries."""
+
+    name = "https://mirror.example"
+    method = "http"
+    writes_in_order = True
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def estimate(self, manifest: Manifest, resume_offset: int) -> Estimate:
+        return Estimate(self.name, self.method, manifest.size, self.name)
+
+    def fetch(
+        self, manifest: Manifest, partial: PartialFile, progress: Progress, report: FetchReport
+    ) -> None:
+        self.tries += 1
+        raise TrustStoreError("/broken/cacert.pem", "no certificate or crl found")
+
+
+def test_a_bundle_a_source_finds_unusable_ends_the_fetch_without_retries(
+    published: tuple[RunningDistributor, Path, str], tmp_path: Path
 ) -> None:
-    """The manifest comes over http://; the blob server redirects to https://, where the bundle is
-    first read. That is configuration (exit 2, the bundle named), not a server to retry (5)."""
+    """Configuration, not a failing server: no other round, no other source (exit 2)."""
     dist, _, _ = published
-    https_url, _ = tls_server
+    source = _HttpsOnlySource()
+    no_wait = Backoff(0.0, 0.0, sleep=lambda _: None)
+    with httpx.Client() as client:
+        fetcher = Fetcher(
+            cache=HostCache(tmp_path / "cache"),
+            manifests=ManifestClient(
+                client, [dist.url], load_public_keys(dist.public_key), no_wait, 1
+            ),
+            planner=SourcePlanner("http", [source], None, lambda _: None, 1, []),
+            backoff=no_wait,
+            policy=FetchPolicy(rounds=3),
+            progress_factory=lambda label, total: Progress(label, total),
+        )
+        with pytest.raises(TrustStoreError) as raised:
+            fetcher.get(ImageRef.parse("deb@1.0"))
+    assert source.tries == 1 and raised.value.exit_code == ExitCode.USAGE
+
+
+def test_a_configured_bundle_is_read_before_any_source_is_chosen(
+    published: tuple[RunningDistributor, Path, str], tmp_path: Path
+) -> None:
+    """Over http:// only, a bad configured bundle is exit 2 whether the plan would have taken the
+    swarm (which reads it) or plain HTTP (which would not)."""
+    dist, _, _ = published
     bogus = tmp_path / "bogus.pem"
     bogus.write_text("not a certificate\n")
-    with fault_proxy(dist.url, Faults(redirect_blobs_to=https_url)) as (proxy, faults):
+    for via in ("http", "swarm"):
         run = run_client(
-            *("get", "deb@1.0", "--server", proxy, "--key", dist.public_key, "--via", "http"),
-            *("--cache", str(tmp_path / "cache"), "--json"),
-            env={
-                **os.environ,
-                "CLIENT_FETCH_CA_FILE": str(bogus),
-                "CLIENT_FETCH_RETRY_ROUNDS": "1",
-            },
+            *("get", "deb@1.0", "--server", dist.url, "--key", dist.public_key, "--via", via),
+            *("--cache", str(tmp_path / f"cache-{via}"), "--json"),
+            env={**os.environ, "CLIENT_FETCH_CA_FILE": str(bogus)},
         )
-    assert run.returncode == ExitCode.USAGE, run.stderr
-    assert str(bogus) in run.stderr and faults.blob_requests == 1
+        assert run.returncode == ExitCode.USAGE, (via, run.stderr)
+        assert str(bogus) in run.stderr

@@ -35,7 +35,6 @@ class Faults:
     blob_digest: str | None = None  # blob faults apply only to this digest (None: every blob)
     chunk_missing: frozenset[str] = frozenset()  # answer 404 for these chunk ids / pack digests
     chunk_corrupt_offset: int | None = None  # flip this byte (clamped) of every chunk body
-    redirect_blobs_to: str | None = None  # answer blob requests 302 to this base URL + the path
     blob_requests: int = 0
     blob_bytes_sent: int = 0
     chunk_requests: int = 0
@@ -70,13 +69,6 @@ class _Handler(BaseHTTPRequestHandler):
                 faults.blob_requests += 1
             if faults.status is not None and self._blob_faulted(path):
                 self._send_simple(faults.status, b'{"error":"injected"}')
-                return
-            if faults.redirect_blobs_to is not None and self._blob_faulted(path):
-                self.send_response(302)
-                self.send_header("Location", faults.redirect_blobs_to.rstrip("/") + path)
-                self.send_header("Content-Length", "0")
-                self.send_header("Connection", "close")
-                self.end_headers()
                 return
         if is_chunk:
             with faults.lock:
