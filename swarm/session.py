@@ -91,7 +91,7 @@ class SwarmSession:
             params.flags |= lt.torrent_flags.override_web_seeds
         else:  # resume data saved while they were off must not keep them off (it overrides)
             params.flags &= ~lt.torrent_flags.override_web_seeds
-        return self._add(params, parsed, target_file, seed_mode=False)
+        return self._add(params, parsed, target_file, seed_mode=False, web_seeds=web_seeds)
 
     def add_seed(self, torrent: bytes, data_file: Path, *, seed_mode: bool = True) -> SwarmTorrent:
         """Seed the existing complete `data_file` in place.
@@ -226,7 +226,9 @@ class SwarmSession:
                 return params
         return lt.add_torrent_params()
 
-    def _add(self, params: Any, parsed: Any, data_file: Path, *, seed_mode: bool) -> SwarmTorrent:
+    def _add(
+        self, params: Any, parsed: Any, data_file: Path, *, seed_mode: bool, web_seeds: bool = True
+    ) -> SwarmTorrent:
         params.ti = parsed.info
         params.save_path = str(data_file.parent)
         params.renamed_files = {0: data_file.name}
@@ -242,7 +244,7 @@ class SwarmSession:
                 handle = self._session.add_torrent(params)
             except RuntimeError as exc:
                 raise SwarmError(f"libtorrent refused torrent {parsed.key}: {exc}") from exc
-            torrent = SwarmTorrent(self, handle, parsed, data_file)
+            torrent = SwarmTorrent(self, handle, parsed, data_file, web_seeds=web_seeds)
             self._torrents[parsed.key] = torrent
             return torrent
 

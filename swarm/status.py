@@ -76,11 +76,16 @@ class TransferLedger:
     session calls it under its lock). Never raises.
     """
 
-    def __init__(self, web_seeds: set[Endpoint]) -> None:
+    def __init__(self, web_seeds: set[Endpoint], *, web_seeds_in_use: bool = True) -> None:
         self._web_seeds = set(web_seeds)
+        self._web_seeds_in_use = web_seeds_in_use
         self._by_endpoint: dict[Endpoint, int] = {}
         self._web_seed_connected = False
         self._peer_connected = False
+
+    def web_seeds_added(self) -> None:
+        """The torrent's web seeds, left out when it was added, are in it now."""
+        self._web_seeds_in_use = True
 
     def learn_web_seed(self, endpoint: Endpoint) -> None:
         self._web_seeds.add(endpoint)
@@ -102,7 +107,8 @@ class TransferLedger:
             # libtorrent's peer list rarely shows web seed connections (measured: never during a
             # web-seed-only download), so a torrent with web seeds and no BitTorrent peer ever
             # seen got its bytes from the web seeds.
-            if not self._peer_connected and (self._web_seed_connected or self._web_seeds):
+            could_send = self._web_seeds_in_use and bool(self._web_seeds)
+            if not self._peer_connected and (self._web_seed_connected or could_send):
                 return (0, total_payload_bytes)
             return (total_payload_bytes, 0)
         from_web = round(total_payload_bytes * web / seen)

@@ -38,13 +38,21 @@ class SwarmTorrent:
     """
 
     def __init__(
-        self, session: SwarmSession, handle: Any, torrent: ParsedTorrent, data_file: Path
+        self,
+        session: SwarmSession,
+        handle: Any,
+        torrent: ParsedTorrent,
+        data_file: Path,
+        *,
+        web_seeds: bool = True,
     ) -> None:
         self._session = session
         self._handle = handle
         self.torrent = torrent
         self.data_file = data_file
-        self._ledger = TransferLedger(session.resolve_web_seeds(torrent.web_seeds))
+        self._ledger = TransferLedger(
+            session.resolve_web_seeds(torrent.web_seeds), web_seeds_in_use=web_seeds
+        )
         self._hash_failures = 0
         self._passed: set[int] = set()
         self._error: str | None = None
@@ -71,6 +79,11 @@ class SwarmTorrent:
     def _on_alert(self, alert: Any) -> None:
         if isinstance(alert, lt.block_finished_alert):
             self._ledger.add_block(_endpoint(alert.endpoint), self._block_size(alert))
+        elif isinstance(alert, lt.block_downloading_alert):
+            # We asked this endpoint for a block: a peer was connected, even if the download
+            # ends between two `status()` calls (which see the peer list) and without a single
+            # block_finished alert (libtorrent leaves some out).
+            self._ledger.learn_peer(_endpoint(alert.endpoint))
         elif isinstance(alert, lt.piece_finished_alert):
             self._passed.add(int(alert.piece_index))
         elif isinstance(alert, lt.hash_failed_alert):
@@ -231,6 +244,8 @@ class SwarmTorrent:
         if self._web_seeds_added:
             return
         self._web_seeds_added = True
+        with self._session.lock:
+            self._ledger.web_seeds_added()
         for url in self.torrent.web_seeds:
             self._handle.add_url_seed(url)
 

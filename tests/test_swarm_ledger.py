@@ -26,3 +26,13 @@ def test_without_block_alerts_a_peer_that_was_seen_counts_as_the_source() -> Non
     ledger.learn_peer(PEER)
     assert ledger.split(1000) == (1000, 0)
     assert TransferLedger(set()).split(1000) == (1000, 0)  # no web seeds at all
+
+
+def test_without_block_alerts_web_seeds_never_added_cannot_be_the_source() -> None:
+    """A download starts without its web seeds (they come only if the swarm stalls): when it
+    ends between two looks at the peer list and no block alert arrived, its bytes came from a
+    peer, not from web seed URLs the torrent merely names."""
+    ledger = TransferLedger({WEB}, web_seeds_in_use=False)
+    assert ledger.split(1000) == (1000, 0)
+    ledger.web_seeds_added()
+    assert ledger.split(1000) == (0, 1000)
