@@ -73,31 +73,25 @@ def _blob_body(url: str, trust: TrustStore) -> bytes:
         response.close()
 
 
-def test_the_configured_ca_is_trusted_by_httpx_and_the_blob_reader(
+def test_httpx_and_the_blob_reader_trust_the_configured_ca_and_only_it(
     tmp_path: Path, tls_server: tuple[str, Path]
 ) -> None:
     url, cert = tls_server
-    settings = _settings(tmp_path, cert)
-    trust = TrustStore(settings.ca_file)
-    with wiring.http_client(settings, trust) as client:
+    configured = _settings(tmp_path, cert)
+    trust = TrustStore(configured.ca_file)
+    with wiring.http_client(configured, trust) as client:
         assert client.get(url).content == BODY
     assert _blob_body(url, trust) == BODY
 
-
-def test_without_it_both_refuse_the_private_certificate(
-    tmp_path: Path, tls_server: tuple[str, Path]
-) -> None:
-    url, _ = tls_server
-    settings = _settings(tmp_path, None)
-    trust = TrustStore(settings.ca_file)
+    default = TrustStore(None)  # certifi's bundle, which does not know the private CA
+    assert default.path() == certifi.where()
     with (
-        wiring.http_client(settings, trust) as client,
+        wiring.http_client(_settings(tmp_path, None), default) as client,
         pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
     ):
         client.get(url)
     with pytest.raises(BlobTransferError, match="CERTIFICATE_VERIFY_FAILED"):
-        _blob_body(url, trust)
-    assert trust.path() == certifi.where()
+        _blob_body(url, default)
 
 
 def test_the_bundle_is_read_once_and_a_bad_one_is_a_usage_error(tmp_path: Path) -> None:
