@@ -101,7 +101,8 @@ def _counted(failures: list[str]) -> list[str]:
 
 
 class TrustStoreError(UsageError):
-    """The configured CA bundle (`CLIENT_FETCH_CA_FILE`) cannot be read or holds no certificate."""
+    """The CA bundle (`CLIENT_FETCH_CA_FILE`, else certifi's) cannot be read or holds no
+    certificate."""
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"CA bundle {path}: {reason}")
