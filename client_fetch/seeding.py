@@ -5,7 +5,9 @@ image reaching an upload ratio, or SIGINT/SIGTERM. Each image is pinned while it
 cache's quota never deletes a file libtorrent is reading) and unpinned at the end, whatever ends it;
 the pins are bound to this process (`cache.pins`), so a seeder killed outright leaves none.
 Only images whose cached manifest still verifies with the trusted keys and names a torrent are
-seeded; the torrent file must hash to that manifest's `torrent.sha256`.
+seeded; the torrent file must hash to that manifest's `torrent.sha256`. When the distributor's
+tracker restarted (it keeps peers in memory), every image announces again at once
+(`TrackerRestarts`).
 
 Not responsible for fetching anything into the cache. Errors: `UsageError` for bad limits;
 `CacheError` from the cache; swarm errors become `SourceUnavailable` for the torrent concerned,
@@ -29,6 +31,7 @@ import httpx
 
 from client_fetch.cache import HostCache
 from client_fetch.errors import SourceUnavailable
+from client_fetch.tracker_restarts import TrackerRestarts
 from client_fetch.verified_fetch import fetch_torrent
 from image_format.envelope import PublicKey
 from image_format.errors import ManifestError
@@ -136,7 +139,8 @@ def seed(
                     continue
                 image = SeededImage(manifest.ref, manifest.sha256, manifest.size, path)
                 seeded.append((image, handle))
-            stopped_by = _wait(seeded, limits, stop, started)
+            restarts = TrackerRestarts(client, servers, session.reannounce_all)
+            stopped_by = _wait(seeded, limits, stop, started, restarts)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -150,10 +154,12 @@ def _wait(
     limits: SeedLimits,
     stop: _StopFlag,
     started: float,
+    restarts: TrackerRestarts,
 ) -> str:
     if not seeded:
         return "nothing to seed"
     while True:
+        restarts.tick()
         for image, handle in seeded:
             status = handle.status()
             image.uploaded_bytes = status.uploaded_bytes

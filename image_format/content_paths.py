@@ -73,6 +73,12 @@ def scrape_path() -> str:
     return f"{API_PREFIX}/tracker/scrape"
 
 
+def tracker_instance_path() -> str:
+    """GET: `{"tracker_instance": ID}`, new with every start of the tracker, which keeps its peers
+    in memory: a volunteer seeding sees it change and announces again at once."""
+    return f"{API_PREFIX}/tracker/instance"
+
+
 def swarm_health_path() -> str:
     """GET: swarm health as JSON, per image version."""
     return f"{API_PREFIX}/swarm/health"

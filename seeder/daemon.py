@@ -16,9 +16,9 @@ from seeder.outage_log import OutageLog
 from seeder.reconciler import Reconciler
 from seeder.reporter import Reporter
 from seeder.settings import SeederSettings
-from seeder.tracker_watch import TrackerMemoryWatch
 from swarm.config import SwarmConfig
 from swarm.session import SwarmSession
+from swarm.tracker_watch import TrackerMemoryWatch
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
             try:
                 reconciler.reconcile()
                 if catalog_outage.succeeded():
-                    tracker.after_catalog_outage()
+                    tracker.after_outage()
             except CatalogUnavailable as exc:
                 catalog_outage.failed(exc)
             if time.monotonic() >= next_report:

@@ -15,8 +15,8 @@ from distributor.tracker.service import Tracker
 from distributor.tracker.torrent_index import TorrentIndex
 from image_format.content_paths import seeder_report_path
 from seeder.reporter import Reporter
-from seeder.tracker_watch import TrackerMemoryWatch
 from swarm.torrent_maker import make_torrent
+from swarm.tracker_watch import TrackerMemoryWatch
 from tests.fakes.tracker_stub import stub_tracker
 from tests.fixtures.distributor_server import RunningDistributor
 from tests.swarm_helpers import loopback_session
@@ -49,9 +49,9 @@ def test_a_new_tracker_instance_makes_the_seeder_announce_the_first_one_does_not
 
 def test_an_ended_catalog_outage_makes_the_seeder_announce_at_most_once_a_minute() -> None:
     seeder = Watched()
-    seeder.watch.after_catalog_outage()
+    seeder.watch.after_outage()
     seeder.now = 10.0
-    seeder.watch.after_catalog_outage()  # a flapping link
+    seeder.watch.after_outage()  # a flapping link
     seeder.watch.after_report(True, "a")
     seeder.now = 20.0
     seeder.watch.after_report(True, "b")  # two distributors answering in turn

@@ -1,4 +1,5 @@
-"""The BitTorrent tracker's HTTP face: announce and scrape, answered in bencoding.
+"""The BitTorrent tracker's HTTP face: announce and scrape, answered in bencoding, and which
+tracker instance this is (JSON).
 
 The handlers hand the RAW query string (undecoded bytes) to `Tracker`, because `info_hash` and
 `peer_id` are binary. Every answer is HTTP 200 with a bencoded body, refusals included
@@ -7,11 +8,13 @@ The handlers hand the RAW query string (undecoded bytes) to `Tracker`, because `
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Request, Response
 
 from distributor.api.deps import SwarmDep
 from distributor.tracker.responses import CONTENT_TYPE
-from image_format.content_paths import announce_path, scrape_path
+from image_format.content_paths import announce_path, scrape_path, tracker_instance_path
 
 router = APIRouter(tags=["tracker"])
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -33,3 +36,13 @@ def announce(request: Request, swarm: SwarmDep) -> Response:
 def scrape(request: Request, swarm: SwarmDep) -> Response:
     body = swarm.tracker.scrape(_raw_query(request))
     return Response(body, media_type=CONTENT_TYPE, headers=_NO_STORE)
+
+
+@router.get(tracker_instance_path())
+def instance(swarm: SwarmDep) -> Response:
+    """Which tracker this is (see `Tracker.instance_id`): JSON, never cached."""
+    return Response(
+        json.dumps({"tracker_instance": swarm.tracker.instance_id}),
+        media_type="application/json",
+        headers=_NO_STORE,
+    )

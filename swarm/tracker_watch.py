@@ -1,13 +1,15 @@
-"""`TrackerMemoryWatch`: when the seeder's torrents must announce again at once.
+"""`TrackerMemoryWatch`: when a seeding session's torrents must announce again at once.
 
 The distributor's tracker keeps its peers in memory. After a restart it knows no seeder until
 each announces again, and libtorrent re-announces only every 300 s (its min_announce_interval):
 for up to five minutes new hosts found no seeder, and `auto` fetches chose plain HTTP. After an
 outage, libtorrent's back-off on failed announces (17 s, 55 s, 117 s, ... 1017 s) delays it
-further. So the seeder announces every torrent at once when a report answer names a new
-`tracker_instance`, or when the catalog is reachable again after an outage; at most once per
-`min_gap_seconds`, so a flapping link (or two distributors answering in turn) cannot make it
-announce every few seconds. Not responsible for announcing (the `reannounce` it is given).
+further. So whoever seeds (the seeder daemon, reading its report answers; a volunteer's
+`client-fetch seed`, polling the tracker's instance) announces every torrent at once when it sees
+a new `tracker_instance`, or when the distributor is reachable again after an outage; at most
+once per `min_gap_seconds`, so a flapping link (or two distributors answering in turn) cannot
+make it announce every few seconds. Not responsible for announcing (the `reannounce` it is
+given) nor for asking the distributor.
 """
 
 from __future__ import annotations
@@ -40,15 +42,18 @@ class TrackerMemoryWatch:
 
     def after_report(self, accepted: bool, instance: str | None) -> None:
         """A report was sent; `instance` is its answer's `tracker_instance` (None: not known)."""
-        if not accepted or instance is None:
-            return
+        if accepted and instance is not None:
+            self.saw_instance(instance)
+
+    def saw_instance(self, instance: str) -> None:
+        """The distributor named its tracker's current instance."""
         new = self._instance is not None and instance != self._instance
         self._instance = instance
         if new:
             self._announce("the distributor's tracker restarted")
 
-    def after_catalog_outage(self) -> None:
-        """The catalog is reachable again after failing: announces may have failed too."""
+    def after_outage(self) -> None:
+        """The distributor is reachable again after failing: announces may have failed too."""
         self._announce("the distributor is reachable again")
 
     def _announce(self, why: str) -> None:
