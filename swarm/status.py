@@ -91,6 +91,15 @@ class TransferLedger:
         self._web_seeds.add(endpoint)
         self._web_seed_connected = True
 
+    def learn_request(self, endpoint: Endpoint) -> None:
+        """A block was asked of `endpoint`: while no web seed is in the torrent, a BitTorrent peer
+        was connected, even if the download ends between two looks at the peer list and without
+        a single block_finished alert (libtorrent leaves some out). Once web seeds are in, a
+        request says nothing (libtorrent asks web seeds the same way, at addresses that may not
+        be the ones their URLs resolved to)."""
+        if not self._web_seeds_in_use:
+            self.learn_peer(endpoint)
+
     def learn_peer(self, endpoint: Endpoint) -> None:
         """A BitTorrent peer (not a web seed) was connected at some point."""
         if endpoint not in self._web_seeds:

@@ -80,10 +80,7 @@ class SwarmTorrent:
         if isinstance(alert, lt.block_finished_alert):
             self._ledger.add_block(_endpoint(alert.endpoint), self._block_size(alert))
         elif isinstance(alert, lt.block_downloading_alert):
-            # We asked this endpoint for a block: a peer was connected, even if the download
-            # ends between two `status()` calls (which see the peer list) and without a single
-            # block_finished alert (libtorrent leaves some out).
-            self._ledger.learn_peer(_endpoint(alert.endpoint))
+            self._ledger.learn_request(_endpoint(alert.endpoint))
         elif isinstance(alert, lt.piece_finished_alert):
             self._passed.add(int(alert.piece_index))
         elif isinstance(alert, lt.hash_failed_alert):

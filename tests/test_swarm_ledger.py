@@ -36,3 +36,16 @@ def test_without_block_alerts_web_seeds_never_added_cannot_be_the_source() -> No
     assert ledger.split(1000) == (1000, 0)
     ledger.web_seeds_added()
     assert ledger.split(1000) == (0, 1000)
+
+
+def test_a_request_marks_a_peer_only_while_no_web_seed_is_in_the_torrent() -> None:
+    """libtorrent asks web seeds for blocks the same way, possibly at an address their URL did
+    not resolve to (a redirect, another DNS answer): once they are in, a request says nothing."""
+    elsewhere = ("127.0.0.9", 8080)
+    with_web_seeds = TransferLedger({WEB})
+    with_web_seeds.learn_request(elsewhere)
+    assert with_web_seeds.split(1000) == (0, 1000)
+    without = TransferLedger({WEB}, web_seeds_in_use=False)
+    without.learn_request(PEER)
+    without.web_seeds_added()  # later: the peer was seen before, it stays the source
+    assert without.split(1000) == (1000, 0)
