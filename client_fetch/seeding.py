@@ -159,7 +159,6 @@ def _wait(
     if not seeded:
         return "nothing to seed"
     while True:
-        restarts.tick()
         for image, handle in seeded:
             status = handle.status()
             image.uploaded_bytes = status.uploaded_bytes
@@ -172,6 +171,7 @@ def _wait(
             image.uploaded_bytes >= limits.max_ratio * image.size for image, _ in seeded
         ):
             return "ratio reached"
+        restarts.tick()
         stop.event.wait(POLL_SECONDS)
 
 

@@ -21,8 +21,12 @@ from image_format.content_paths import tracker_instance_path
 from swarm.tracker_watch import TrackerMemoryWatch
 
 CHECK_SECONDS = 60.0
-ASK_TIMEOUT_SECONDS = 5.0
-"""Bounds one check: a distributor that hangs delays a seed's stop (SIGTERM) this much at most."""
+ASK_TIMEOUT_SECONDS = 2.0
+"""httpx's timeout for each phase (connect, each read) of asking one server."""
+CHECK_BUDGET_SECONDS = 5.0
+"""No further server is asked once a check has taken this long. A seed's stop (SIGTERM) or time
+limit waits for a check in progress: a few seconds when servers do not answer (a server that
+answers byte by byte could hold it longer; the servers are the project's own)."""
 
 
 class TrackerRestarts:
@@ -62,7 +66,12 @@ class TrackerRestarts:
         self._watch.saw_instance(instance)
 
     def _ask(self) -> str | None:
+        """The instance the first answering server names (servers that are mirrors, not
+        distributors, answer 404 and are passed over)."""
+        deadline = self._clock() + CHECK_BUDGET_SECONDS
         for url in self._urls:
+            if self._clock() > deadline:
+                break
             try:
                 answer = self._client.get(url, timeout=ASK_TIMEOUT_SECONDS)
                 if answer.status_code != 200:

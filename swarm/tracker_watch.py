@@ -24,8 +24,9 @@ MIN_GAP_SECONDS = 60.0
 
 
 class TrackerMemoryWatch:
-    """Follows report answers and catalog outages; calls `reannounce` when the tracker may have
-    lost the seeder. Never raises what `reannounce` does not."""
+    """Follows the tracker's instance and the distributor's outages; calls `reannounce` when the
+    tracker may have lost the seeding session's peers. An announce held back by the gap is made
+    at the first sighting of an instance after the gap. Never raises what `reannounce` does not."""
 
     def __init__(
         self,
@@ -39,6 +40,7 @@ class TrackerMemoryWatch:
         self._clock = clock
         self._instance: str | None = None
         self._last: float | None = None
+        self._held_back = False
 
     def after_report(self, accepted: bool, instance: str | None) -> None:
         """A report was sent; `instance` is its answer's `tracker_instance` (None: not known)."""
@@ -51,6 +53,8 @@ class TrackerMemoryWatch:
         self._instance = instance
         if new:
             self._announce("the distributor's tracker restarted")
+        elif self._held_back:
+            self._announce("an announce was held back")
 
     def after_outage(self) -> None:
         """The distributor is reachable again after failing: announces may have failed too."""
@@ -60,7 +64,9 @@ class TrackerMemoryWatch:
         now = self._clock()
         if self._last is not None and now - self._last < self._min_gap:
             log.info("%s; announced %.0f s ago, not again yet", why, now - self._last)
+            self._held_back = True
             return
         self._last = now
+        self._held_back = False
         log.info("%s: announcing every torrent", why)
         self._reannounce()

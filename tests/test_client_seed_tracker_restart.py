@@ -83,3 +83,18 @@ def test_the_distributor_names_its_tracker_instance(distributor: RunningDistribu
         )
         restarts.tick()  # the first server is down: the next one answers, nothing to redo
     assert answers == [(distributor.url + tracker_instance_path(), 200)] and announced == []
+
+
+def test_a_check_asks_no_further_server_once_its_budget_is_spent() -> None:
+    now = [0.0]
+    asked: list[str] = []
+
+    def slow_mirror(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        now[0] += 3.0  # each server takes 3 s to say it is not a distributor
+        return httpx.Response(404)
+
+    client = httpx.Client(transport=httpx.MockTransport(slow_mirror))
+    servers = ["http://one", "http://two", "http://three"]
+    TrackerRestarts(client, servers, lambda: None, clock=lambda: now[0]).tick()
+    assert asked == ["one", "two"]  # 6 s spent: the third is not asked (budget 5 s)

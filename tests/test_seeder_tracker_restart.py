@@ -117,3 +117,19 @@ def test_reannounce_all_announces_at_once_even_within_the_min_interval(tmp_path:
         while len(asked) < before + 2:
             assert time.monotonic() < deadline, "no announce within 5 s of reannounce_all"
             time.sleep(0.02)
+
+
+def test_an_announce_held_back_by_the_gap_is_made_at_the_next_sighting_after_it() -> None:
+    seeder = Watched()
+    seeder.watch.saw_instance("a")
+    seeder.watch.after_outage()  # announces at 0
+    seeder.now = 10.0
+    seeder.watch.saw_instance("b")  # restarted again: held back by the gap
+    seeder.now = 30.0
+    seeder.watch.saw_instance("b")
+    assert seeder.announced == [0.0]
+    seeder.now = 70.0
+    seeder.watch.saw_instance("b")  # the same instance, but an announce is owed
+    seeder.now = 200.0
+    seeder.watch.saw_instance("b")
+    assert seeder.announced == [0.0, 70.0]
