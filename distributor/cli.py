@@ -22,6 +22,8 @@ from distributor.errors import (
     SigningKeyMissing,
     UnsupportedCatalogUrl,
     VersionConflict,
+    VersionNotFound,
+    VersionRetired,
     WeakAdminToken,
 )
 from distributor.settings import DistributorSettings
@@ -35,13 +37,15 @@ class ExitCode(IntEnum):
     USAGE = 2
     CONFLICT = 3
     UNAVAILABLE = 4
+    NOT_FOUND = 5
 
 
 EXIT_CODES_HELP = """exit codes:
   0  ok (also: the same content was already published under NAME VERSION)
   1  internal error (catalog or storage failure, a bug)
   2  usage: bad arguments, invalid name/version, missing or weak key/token, bad configuration
-  3  conflict: NAME VERSION is already published with other content
+  3  conflict: NAME VERSION is already published with other content, or was retired
+  5  retire: no such NAME VERSION
   4  upload only: the server is unreachable or failed (5xx)
 
 environment: DISTRIBUTOR_DATA_DIR, DISTRIBUTOR_HOST, DISTRIBUTOR_PORT, DISTRIBUTOR_ADMIN_TOKEN,
@@ -145,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
         publish.add_argument(arg, metavar=arg.upper())
     publish.add_argument("file", type=Path, metavar="FILE")
 
+    retire = sub.add_parser(
+        "retire",
+        help="stop listing and serving NAME VERSION (its content stays in storage)",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
+    _data_flag(retire)
+    retire.add_argument("--json", action="store_true", help="print one JSON object")
+    for arg in ("name", "version"):
+        retire.add_argument(arg, metavar=arg.upper())
+
     upload = sub.add_parser(
         "upload",
         help="publish a local file on a remote server (admin API)",
@@ -205,6 +220,10 @@ def _run(args: argparse.Namespace) -> int:
             out=out,
             torrent_format=args.torrent_format,
         )
+    if args.command == "retire":
+        from distributor.commands.retire import retire
+
+        return retire(_settings(args), args.name, args.version, as_json=args.json, out=out)
     if args.command == "upload":
         from distributor.commands.upload import upload
 
@@ -243,9 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(_run(args))
-    except VersionConflict as exc:
+    except (VersionConflict, VersionRetired) as exc:
         print(f"distributor: {exc}", file=sys.stderr)
         return ExitCode.CONFLICT
+    except VersionNotFound as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        return ExitCode.NOT_FOUND
     except USAGE_ERRORS as exc:
         print(f"distributor: {exc}", file=sys.stderr)
         return ExitCode.USAGE

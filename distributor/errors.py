@@ -61,6 +61,22 @@ class VersionConflict(DistributorError):
         self.new_sha256 = new_sha256
 
 
+class VersionRetired(DistributorError):
+    """NAME@VERSION was published and then retired: the pair is never published again (hosts
+    may still hold its manifest), whatever the content."""
+
+    code = "version_retired"
+
+    def __init__(self, name: str, version: str, retired: str) -> None:
+        super().__init__(
+            f"{name}@{version} was retired at {retired}; a retired version is never published "
+            "again (publish a new version instead)"
+        )
+        self.name = name
+        self.version = version
+        self.retired = retired
+
+
 class UploadTooLarge(DistributorError):
     """Content is longer than the configured upload limit."""
 

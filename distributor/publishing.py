@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from distributor.catalog.base import Catalog, VersionRecord
-from distributor.errors import ContentDigestMismatch, StorageError, VersionConflict
+from distributor.errors import (
+    ContentDigestMismatch,
+    StorageError,
+    VersionConflict,
+    VersionRetired,
+)
 from distributor.storage.blob_store import LocalBlobStore, StagedBlob
 from image_format.manifest import ContentKind, Manifest
 from image_format.names import validate_name, validate_version
@@ -140,7 +145,7 @@ class Publisher:
             validate_version(version)
             if expected_sha256 is not None and expected_sha256 != staged.digest:
                 raise ContentDigestMismatch(expected_sha256, staged.digest)
-            existing = self._catalog.get_version(name, version)
+            existing = self._catalog.get_version(name, version, retired_too=True)
         except BaseException:
             staged.discard()
             raise
@@ -157,8 +162,10 @@ class Publisher:
 
     def _repeat(self, existing: VersionRecord, sha256: str, kind: ContentKind) -> PublishResult:
         """The answer to publishing a version the catalog already holds: the same content and
-        kind is a no-op; raises `VersionConflict` for other content, `KindConflict` for the same
-        content under another kind."""
+        kind is a no-op; raises `VersionRetired` for a retired version, `VersionConflict` for
+        other content, `KindConflict` for the same content under another kind."""
+        if existing.retired is not None:
+            raise VersionRetired(existing.name, existing.version, existing.retired)
         if existing.sha256 != sha256:
             raise VersionConflict(existing.name, existing.version, existing.sha256, sha256)
         if existing.kind != kind:

@@ -163,8 +163,8 @@ def test_head_answers_like_get_without_a_body(served: RunningDistributor, path: 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("GET", content_paths.version_path("deb", "1.0"), "PUT"),
-        ("DELETE", content_paths.version_path("deb", "1.0"), "PUT"),
+        ("GET", content_paths.version_path("deb", "1.0"), "DELETE, PUT"),
+        ("POST", content_paths.version_path("deb", "1.0"), "DELETE, PUT"),
         ("POST", content_paths.latest_manifest_path("deb"), "GET, HEAD"),
         ("PUT", content_paths.images_path(), "GET, HEAD"),
     ],

@@ -55,6 +55,13 @@ def test_colocated_seeder_picks_up_a_new_version_and_serves_it(
         time.sleep(2)
         health = httpx.get(f"{distributor.url}/v1/swarm/health").text
         assert f"seeder-{port}" in health
+        # Retired: the seeder stops seeding it at its next poll.
+        retired = run_cli("retire", "--data", str(distributor.data_dir), "debian", "1")
+        assert retired.returncode == 0, retired.stderr
+        deadline = time.monotonic() + 10
+        while "stopped seeding debian@1" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "stopped seeding debian@1 (no longer listed)" in log.read_text()
         stopping = time.monotonic()
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=10) == 0

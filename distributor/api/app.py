@@ -20,7 +20,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from distributor.api.encoded_paths import EncodedSeparatorGuard
-from distributor.api.errors import install_error_handlers
+from distributor.api.errors import install_error_handlers, route_methods
 from distributor.api.head import HeadAsGet
 from distributor.api.routes import (
     blobs,
@@ -55,17 +55,22 @@ def create_app(settings: DistributorSettings, services: Services | None = None) 
     )
     app.state.services = services
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(images.router)
-    app.include_router(manifests.router)
-    app.include_router(upload.router)
-    app.include_router(blobs.router)
-    app.include_router(torrents.router)
-    app.include_router(chunks.router)
-    app.include_router(packs.router)
-    app.include_router(stats.router)
-    app.include_router(tracker.router)
-    app.include_router(swarm_health.router)
+    routers = [
+        health.router,
+        images.router,
+        manifests.router,
+        upload.router,
+        blobs.router,
+        torrents.router,
+        chunks.router,
+        packs.router,
+        stats.router,
+        tracker.router,
+        swarm_health.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_methods = route_methods(routers)
     app.add_middleware(HeadAsGet, routes=app.router.routes)
     app.add_middleware(EncodedSeparatorGuard)
     return app

@@ -13,11 +13,13 @@ Requests no route serves: an unknown path is 404 `not_found`; a known path with 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from distributor.errors import (
@@ -32,6 +34,7 @@ from distributor.errors import (
     UploadTooLarge,
     VersionConflict,
     VersionNotFound,
+    VersionRetired,
 )
 from image_format.catalog_schema import ErrorBody
 from image_format.content_paths import API_PREFIX
@@ -44,6 +47,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     VersionNotFound: 404,
     BlobNotFound: 404,
     VersionConflict: 409,
+    VersionRetired: 409,
     ContentDigestMismatch: 400,
     UploadTooLarge: 413,
     NotAuthorized: 401,
@@ -102,9 +106,29 @@ def bad_image_path(request: Request) -> JSONResponse | None:
     return None
 
 
-def _allowed(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """The `Allow` header of a 405, with HEAD wherever GET is (the HEAD middleware serves it)."""
+RouteMethods = list[tuple[re.Pattern[str], frozenset[str]]]
+"""Each route's path pattern and methods (`route_methods`), kept in `app.state.route_methods`."""
+
+
+def route_methods(routers: Sequence[APIRouter]) -> RouteMethods:
+    """The path pattern and methods of every route of `routers`."""
+    return [
+        (route.path_regex, frozenset(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+
+def _allowed(request: Request, headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The `Allow` header of a 405: the methods of every route at the path (Starlette names only
+    the first route's, and a path may have several: PUT and DELETE of a version), with HEAD
+    wherever GET is (the HEAD middleware serves it)."""
     methods = {m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()}
+    known: RouteMethods = getattr(request.app.state, "route_methods", [])
+    for pattern, allowed in known:
+        if pattern.match(request.url.path):
+            methods |= allowed
     if "GET" in methods:
         methods.add("HEAD")
     return {"Allow": ", ".join(sorted(methods))}
@@ -121,7 +145,7 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     if status == 404:
         return error_response(404, code, f"no such resource: {request.url.path}")
     if status == 405:
-        allow = _allowed(exc.headers)
+        allow = _allowed(request, exc.headers)
         answer = error_response(
             405,
             code,

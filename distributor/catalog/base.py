@@ -27,6 +27,8 @@ class VersionRecord:
     size: int
     created: str
     envelope: bytes
+    retired: str | None = None
+    """When the version was retired (no longer served nor listed), or None while it is listed."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,20 @@ class Catalog(Protocol):
 
     def add_version(self, record: VersionRecord) -> AddOutcome: ...
 
-    def get_version(self, name: str, version: str) -> VersionRecord | None: ...
+    def get_version(
+        self, name: str, version: str, *, retired_too: bool = False
+    ) -> VersionRecord | None:
+        """The listed version (with `retired_too`, also a retired one)."""
+        ...
+
+    def retire_version(self, name: str, version: str, when: str) -> VersionRecord | None:
+        """Stop listing and serving NAME@VERSION (kept as a tombstone: the pair is never
+        published again); the record as it is now, or None when the catalog never had it.
+        Retiring a retired version changes nothing."""
+        ...
 
     def latest(self, name: str) -> VersionRecord | None:
-        """The most recently published version of `name` (by publication order)."""
+        """The most recently published listed version of `name` (by publication order)."""
         ...
 
     def list_versions(self, name: str) -> list[VersionRecord]:
@@ -65,7 +77,7 @@ class Catalog(Protocol):
         ...
 
     def generation(self) -> tuple[int, ...]:
-        """A value that changes whenever a version is added, by this process or another: cheap,
+        """A value that changes whenever a version is added or retired, by any process: cheap,
         for readers that cache what they read (the tracker's index)."""
         ...
 

@@ -19,7 +19,8 @@ from distributor.catalog.base import AddOutcome, VersionRecord
 from distributor.errors import CatalogError
 from image_format.manifest import ContentKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: versions. 2: `retired` (NULL while the version is listed; else when it was retired)."""
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -33,11 +34,13 @@ CREATE TABLE IF NOT EXISTS versions (
     size INTEGER NOT NULL CHECK (size >= 0),
     created TEXT NOT NULL,
     envelope BLOB NOT NULL,
+    retired TEXT,
     UNIQUE (name, version)
 );
 CREATE INDEX IF NOT EXISTS versions_by_sha256 ON versions (sha256);
 """
 _COLUMNS = "name, version, kind, sha256, size, created, envelope"
+_LISTED = "retired IS NULL"
 
 
 class SqliteCatalog:
@@ -75,6 +78,11 @@ class SqliteCatalog:
                     str(self.path),
                     f"schema version {found} is newer than this distributor ({SCHEMA_VERSION})",
                 )
+            elif found < 2:  # a catalog made before retiring existed: every version is listed
+                columns = [r[1] for r in db.execute("PRAGMA table_info(versions)").fetchall()]
+                if "retired" not in columns:
+                    db.execute("ALTER TABLE versions ADD COLUMN retired TEXT")
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -130,30 +138,52 @@ class SqliteCatalog:
             raise CatalogError(str(self.path), f"cannot record {ref}: {exc}") from exc
         if created:
             return AddOutcome(record, True)
-        existing = self.get_version(record.name, record.version)
+        existing = self.get_version(record.name, record.version, retired_too=True)
         if existing is None:  # pragma: no cover - rows are never deleted
             raise CatalogError(str(self.path), f"{record.name}@{record.version} vanished")
         return AddOutcome(existing, False)
 
-    def get_version(self, name: str, version: str) -> VersionRecord | None:
+    def get_version(
+        self, name: str, version: str, *, retired_too: bool = False
+    ) -> VersionRecord | None:
+        listed = "" if retired_too else f" AND {_LISTED}"
         rows = self._query(
-            f"SELECT {_COLUMNS} FROM versions WHERE name = ? AND version = ?", (name, version)
+            f"SELECT {_COLUMNS}, retired FROM versions WHERE name = ? AND version = ?{listed}",
+            (name, version),
         )
         return _record(rows[0]) if rows else None
 
+    def retire_version(self, name: str, version: str, when: str) -> VersionRecord | None:
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    f"UPDATE versions SET retired = ? WHERE name = ? AND version = ? AND {_LISTED}",
+                    (when, name, version),
+                )
+        except sqlite3.Error as exc:
+            raise CatalogError(str(self.path), f"cannot retire {name}@{version}: {exc}") from exc
+        return self.get_version(name, version, retired_too=True)
+
     def latest(self, name: str) -> VersionRecord | None:
         rows = self._query(
-            f"SELECT {_COLUMNS} FROM versions WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
+            f"SELECT {_COLUMNS}, retired FROM versions WHERE name = ? AND {_LISTED} "
+            "ORDER BY id DESC LIMIT 1",
+            (name,),
         )
         return _record(rows[0]) if rows else None
 
     def list_versions(self, name: str) -> list[VersionRecord]:
-        rows = self._query(f"SELECT {_COLUMNS} FROM versions WHERE name = ? ORDER BY id", (name,))
+        rows = self._query(
+            f"SELECT {_COLUMNS}, retired FROM versions WHERE name = ? AND {_LISTED} ORDER BY id",
+            (name,),
+        )
         return [_record(row) for row in rows]
 
     def list_images(self) -> dict[str, list[VersionRecord]]:
         images: dict[str, list[VersionRecord]] = {}
-        for row in self._query(f"SELECT {_COLUMNS} FROM versions ORDER BY name, id"):
+        for row in self._query(
+            f"SELECT {_COLUMNS}, retired FROM versions WHERE {_LISTED} ORDER BY name, id"
+        ):
             record = _record(row)
             images.setdefault(record.name, []).append(record)
         return images
@@ -167,7 +197,7 @@ class SqliteCatalog:
 
 
 def _record(row: tuple[Any, ...]) -> VersionRecord:
-    name, version, kind, sha256, size, created, envelope = row
+    name, version, kind, sha256, size, created, envelope, retired = row
     return VersionRecord(
         name=name,
         version=version,
@@ -176,4 +206,5 @@ def _record(row: tuple[Any, ...]) -> VersionRecord:
         size=int(size),
         created=created,
         envelope=bytes(envelope),
+        retired=retired,
     )

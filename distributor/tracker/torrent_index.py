@@ -162,7 +162,8 @@ class CatalogTorrentIndex:
     """`KnownTorrents` over the catalog, re-read on a miss when the catalog changed since the last
     read (`Catalog.generation`, one cheap query) or `refresh_min_seconds` have passed: a version
     published a moment ago is found by its first announce, and a flood of unknown hashes costs
-    no catalog reads. Thread-safe."""
+    no catalog reads. A hit also looks whether the catalog changed, at most once per
+    `refresh_min_seconds`: a retired version stops being answered within that. Thread-safe."""
 
     def __init__(
         self,
@@ -179,6 +180,17 @@ class CatalogTorrentIndex:
         self._index = TorrentIndex()
         self._refreshed_at: float | None = None
         self._generation: tuple[int, ...] | None = None
+        self._followed_at: float | None = None
+
+    def _follow_catalog(self) -> None:
+        """Re-read the catalog if it changed (a version added or retired), looking at most once
+        per `refresh_min_seconds`."""
+        now = self._clock()
+        if self._followed_at is not None and now - self._followed_at < self._refresh_min_seconds:
+            return
+        self._followed_at = now
+        if self._catalog.generation() != self._generation:
+            self.refresh(force=True)
 
     def refresh(self, *, force: bool = False) -> None:
         """Re-read the catalog unless that was done less than `refresh_min_seconds` ago and it
@@ -211,6 +223,7 @@ class CatalogTorrentIndex:
             )
 
     def lookup(self, info_hash: bytes) -> TorrentEntry | None:
+        self._follow_catalog()
         entry = self._index.lookup(info_hash)
         if entry is None:
             self.refresh()
@@ -222,6 +235,7 @@ class CatalogTorrentIndex:
         return self._index.entries()
 
     def for_version(self, name: str, version: str) -> TorrentEntry | None:
+        self._follow_catalog()
         entry = self._index.for_version(name, version)
         if entry is None:
             self.refresh()
@@ -229,6 +243,7 @@ class CatalogTorrentIndex:
         return entry
 
     def for_patch(self, name: str, version: str, from_version: str) -> TorrentEntry | None:
+        self._follow_catalog()
         entry = self._index.for_patch(name, version, from_version)
         if entry is None:
             self.refresh()

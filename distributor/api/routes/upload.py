@@ -1,4 +1,5 @@
-"""Admin publishing over HTTP: `PUT` a version's content, streamed into the blob store.
+"""Admin publishing over HTTP: `PUT` a version's content, streamed into the blob store; `DELETE`
+retires a version (`distributor.retiring`: 200 with the record, 404 when never published).
 
 201 and the signed envelope when the version is new, 200 when the same content was already
 published as the same kind, 409 on a conflict (`version_conflict`: other content;
@@ -18,12 +19,14 @@ from distributor.api import paths
 from distributor.api.deps import (
     AdminDep,
     BlobStoreDep,
+    CatalogDep,
     ImageName,
     ImageVersion,
     PublisherDep,
     SettingsDep,
 )
 from distributor.errors import UploadTooLarge
+from distributor.retiring import retire_version
 from distributor.storage.async_upload import stage_stream
 from image_format.content_paths import MANIFEST_MEDIA_TYPE
 from image_format.digest import validate_digest
@@ -63,3 +66,16 @@ async def upload_version(
         status_code=201 if result.created else 200,
         media_type=MANIFEST_MEDIA_TYPE,
     )
+
+
+@router.delete(paths.VERSION)
+async def retire(
+    name: ImageName, version: ImageVersion, _admin: AdminDep, catalog: CatalogDep
+) -> dict[str, str | None]:
+    record = await run_in_threadpool(retire_version, catalog, name, version)
+    return {
+        "name": record.name,
+        "version": record.version,
+        "sha256": record.sha256,
+        "retired": record.retired,
+    }
