@@ -45,8 +45,8 @@ EXIT_CODES_HELP = """exit codes:
   1  internal error (catalog or storage failure, a bug)
   2  usage: bad arguments, invalid name/version, missing or weak key/token, bad configuration
   3  conflict: NAME VERSION is already published with other content, or was retired
-  5  retire: no such NAME VERSION
   4  upload only: the server is unreachable or failed (5xx)
+  5  retire only: no such NAME VERSION
 
 environment: DISTRIBUTOR_DATA_DIR, DISTRIBUTOR_HOST, DISTRIBUTOR_PORT, DISTRIBUTOR_ADMIN_TOKEN,
 DISTRIBUTOR_DEV_MODE, DISTRIBUTOR_PUBLIC_URL, DISTRIBUTOR_CATALOG_URL, DISTRIBUTOR_MIRROR_URLS,

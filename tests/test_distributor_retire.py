@@ -39,8 +39,10 @@ def test_a_retired_version_is_neither_listed_nor_the_latest_and_stays_a_tombston
     assert [r.version for r in catalog.list_images()["img"]] == ["1"]
     latest = catalog.latest("img")
     assert latest is not None and latest.version == "1"
+    generation = catalog.generation()
     again = catalog.retire_version("img", "2", "2026-12-01T00:00:00Z")
     assert again is not None and again.retired == "2026-11-26T00:00:00Z"  # unchanged
+    assert catalog.generation() == generation  # nothing written, nothing to re-read
     assert catalog.retire_version("img", "9", "2026-11-26T00:00:00Z") is None
     outcome = catalog.add_version(record("2", None))  # the pair is taken for good
     assert not outcome.created and outcome.record.retired is not None
@@ -108,6 +110,13 @@ def test_retire_over_the_cli_and_the_admin_api(
     assert run_cli("retire", *data, "deb", "9.9").returncode == 5  # never published
     republish = run_cli("publish", *data, "--public-url", url, "deb", "2.0", str(image))
     assert republish.returncode == 3 and "retired" in republish.stderr
+    upload = httpx.put(
+        url + content_paths.version_path("deb", "2.0"), content=b"x", headers=distributor.auth
+    )
+    assert upload.status_code == 409 and upload.json()["error"] == "version_retired"
+    report = {"name": "deb", "version": "2.0", "method": "http", "outcome": "ok"}
+    reported = httpx.post(url + content_paths.fetch_report_path(), json=report, timeout=10)
+    assert reported.status_code == 202  # a host that was mid-download still reports
 
     version = url + content_paths.version_path("deb", "1.0")
     assert httpx.delete(version).status_code == 401  # an admin write needs the token

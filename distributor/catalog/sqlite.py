@@ -154,6 +154,9 @@ class SqliteCatalog:
         return _record(rows[0]) if rows else None
 
     def retire_version(self, name: str, version: str, when: str) -> VersionRecord | None:
+        known = self.get_version(name, version, retired_too=True)
+        if known is None or known.retired is not None:
+            return known  # nothing to write: readers watching `generation` re-read nothing
         try:
             with self._transaction() as db:
                 db.execute(

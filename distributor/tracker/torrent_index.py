@@ -190,7 +190,7 @@ class CatalogTorrentIndex:
             return
         self._followed_at = now
         if self._catalog.generation() != self._generation:
-            self.refresh(force=True)
+            self.refresh()  # re-checks under the lock: concurrent callers read the catalog once
 
     def refresh(self, *, force: bool = False) -> None:
         """Re-read the catalog unless that was done less than `refresh_min_seconds` ago and it

@@ -102,7 +102,8 @@ def fetch_report(
         report = FetchReport.model_validate_json(body)
     except ValidationError as exc:
         return _invalid(exc)
-    if catalog.get_version(report.name, report.version) is None:
+    if catalog.get_version(report.name, report.version, retired_too=True) is None:
+        # A retired version's hosts still finish and report: only never-published ones are 404.
         raise VersionNotFound(report.name, report.version)
     swarm.fetch_reports.record(report)
     return {"status": "recorded"}

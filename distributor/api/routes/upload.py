@@ -3,7 +3,8 @@ retires a version (`distributor.retiring`: 200 with the record, 404 when never p
 
 201 and the signed envelope when the version is new, 200 when the same content was already
 published as the same kind, 409 on a conflict (`version_conflict`: other content;
-`kind_conflict`: the same content as another kind), 401 without the admin token, 413 beyond
+`kind_conflict`: the same content as another kind; `version_retired`: a retired version, refused
+before the body is read), 401 without the admin token, 413 beyond
 `upload_max_bytes`, 400 when `X-Content-Sha256` does not match (nothing is recorded and the staged
 file is removed).
 """
@@ -25,7 +26,7 @@ from distributor.api.deps import (
     PublisherDep,
     SettingsDep,
 )
-from distributor.errors import UploadTooLarge
+from distributor.errors import UploadTooLarge, VersionRetired
 from distributor.retiring import retire_version
 from distributor.storage.async_upload import stage_stream
 from image_format.content_paths import MANIFEST_MEDIA_TYPE
@@ -49,11 +50,15 @@ async def upload_version(
     settings: SettingsDep,
     store: BlobStoreDep,
     publisher: PublisherDep,
+    catalog: CatalogDep,
     kind: Annotated[ContentKind, Query()] = "image",
     content_length: Annotated[int | None, Header()] = None,
     x_content_sha256: Annotated[str | None, Header()] = None,
 ) -> Response:
     expected = validate_digest(x_content_sha256.lower()) if x_content_sha256 else None
+    known = await run_in_threadpool(catalog.get_version, name, version, retired_too=True)
+    if known is not None and known.retired is not None:
+        raise VersionRetired(name, version, known.retired)  # before reading the whole body
     limit = settings.upload_max_bytes
     if content_length is not None and content_length > limit:
         raise UploadTooLarge(limit)
