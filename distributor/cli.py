@@ -103,19 +103,27 @@ def _kind_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with the exit codes."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="distributor",
         description="The project server: publish and serve signed images.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    keys = sub.add_parser(
-        "keys", help="the signing key pair", epilog=EXIT_CODES_HELP, formatter_class=formatter
-    )
+    keys = _command(sub, "keys", "the signing key pair")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     for name, text in (
         ("init", "create the key pair unless it exists; print the public key last"),
@@ -127,12 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--export", type=Path, metavar="FILE", help="also write the public key to FILE"
         )
 
-    publish = sub.add_parser(
-        "publish",
-        help="publish a local file into the data directory",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
-    )
+    publish = _command(sub, "publish", "publish a local file into the data directory")
     _data_flag(publish)
     _kind_flag(publish)
     publish.add_argument("--json", action="store_true", help="print one JSON object")
@@ -149,23 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         publish.add_argument(arg, metavar=arg.upper())
     publish.add_argument("file", type=Path, metavar="FILE")
 
-    retire = sub.add_parser(
-        "retire",
-        help="stop listing and serving NAME VERSION (its content stays in storage)",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
+    retire = _command(
+        sub, "retire", "stop listing and serving NAME VERSION (its content stays in storage)"
     )
     _data_flag(retire)
     retire.add_argument("--json", action="store_true", help="print one JSON object")
     for arg in ("name", "version"):
         retire.add_argument(arg, metavar=arg.upper())
 
-    upload = sub.add_parser(
-        "upload",
-        help="publish a local file on a remote server (admin API)",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
-    )
+    upload = _command(sub, "upload", "publish a local file on a remote server (admin API)")
     upload.add_argument("--server", required=True, metavar="URL")
     upload.add_argument(
         "--token", help="the server's admin token (default: $DISTRIBUTOR_ADMIN_TOKEN)"
@@ -175,9 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         upload.add_argument(arg, metavar=arg.upper())
     upload.add_argument("file", type=Path, metavar="FILE")
 
-    serve = sub.add_parser(
-        "serve", help="run the HTTP API", epilog=EXIT_CODES_HELP, formatter_class=formatter
-    )
+    serve = _command(sub, "serve", "run the HTTP API")
     _data_flag(serve)
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
