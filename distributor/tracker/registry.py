@@ -123,6 +123,8 @@ class _KeyPool:
 
 @dataclass
 class _Swarm:
+    departed: DepartedPeers[Peer]
+    """Peers dropped without `stopped`, as they last announced (bounded by the registry)."""
     peers: dict[PeerKey, Peer] = field(default_factory=dict)
     by_address: dict[str, OrderedDict[PeerKey, None]] = field(default_factory=dict)
     """Each address's peers, the one announced least recently first."""
@@ -132,8 +134,6 @@ class _Swarm:
     completed: int = 0
     uploaded: int = 0
     downloaded: int = 0
-    departed: DepartedPeers[Peer] = field(default_factory=lambda: DepartedPeers(0))
-    """Peers dropped without `stopped`, as they last announced (the registry sets the bound)."""
 
     def add(self, key: PeerKey, peer: Peer) -> None:
         """Add or refresh `key` (it becomes its address's most recently heard peer)."""
@@ -227,9 +227,7 @@ class SwarmRegistry:
     def _swarm(self, swarm_key: bytes) -> _Swarm:
         swarm = self._swarms.get(swarm_key)
         if swarm is None:
-            swarm = self._swarms[swarm_key] = _Swarm(
-                departed=DepartedPeers(per_address=self._max_per_address)
-            )
+            swarm = self._swarms[swarm_key] = _Swarm(DepartedPeers(self._max_per_address))
         return swarm
 
     def _forget_departed(self, now: float) -> None:
