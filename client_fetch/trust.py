@@ -9,8 +9,8 @@ all three get: `CLIENT_FETCH_CA_FILE` when set, else certifi's bundle (httpx's d
 the default for all).
 
 Nothing is loaded until it is needed: httpx and the blob reader read the bundle on their first
-https request (a redirect to https included), and a swarm session as it starts (libtorrent
-follows a tracker's or web seed's redirect to https too, so it always gets the bundle).
+https request (a redirect to https included); a swarm session always gets the bundle's path
+(libtorrent follows a tracker's or web seed's redirect to https too) and reads it as it starts.
 Not responsible for anything in TLS but which certificates are trusted (verification stays on;
 protocol versions are the `ssl` module's defaults). Error contract: `TrustStoreError` (carrying
 the path) when the bundle cannot be read or holds no usable certificate, raised by the first
@@ -43,9 +43,13 @@ class TrustStore:
         return str(certifi.where())
 
     def checked_path(self) -> str:
-        """`path()`, once the bundle was read (`context()`): for libtorrent, which would only
-        fail its https announces quietly on a file holding no certificate."""
-        self.context()
+        """`path()` for libtorrent, which would only fail its https announces quietly on a file
+        holding no certificate: a configured bundle is read first (`context()`, raising
+        `TrustStoreError`). certifi's is not: it ships with a package the fetcher depends on, and
+        reading it here cost every swarm fetch ~15 ms of CPU before its torrent was added, on
+        top of libtorrent's own read of it as the session starts."""
+        if self._ca_file is not None:
+            self.context()
         return self.path()
 
     def context(self) -> ssl.SSLContext:

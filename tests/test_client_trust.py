@@ -139,7 +139,17 @@ def test_the_bundle_for_libtorrent_is_read_first(tmp_path: Path) -> None:
     bogus.write_text("not a certificate\n")
     with pytest.raises(TrustStoreError):
         TrustStore(bogus).checked_path()
-    assert TrustStore().checked_path() == certifi.where()
+
+
+def test_certifis_bundle_is_named_to_libtorrent_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreadable(*args: object, **kwargs: object) -> ssl.SSLContext:
+        raise ssl.SSLError("read")
+
+    monkeypatch.setattr(ssl, "create_default_context", unreadable)
+    store = TrustStore()
+    assert store.checked_path() == certifi.where()
+    with pytest.raises(TrustStoreError):  # https still reads it, on first use
+        store.context()
 
 
 class _HttpsOnlySource:
