@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from bench.harness import BenchError, TestImage, clean_env, run_timed, sha256_file
+from bench.held_start import HeldStart
 from distributor.local_server import distributor_command
 from image_format.content_paths import swarm_health_path
 from tests.netns import Host
@@ -195,6 +196,34 @@ class ClientRun:
     result: dict[str, Any]
 
 
+def client_args(origin: Origin, cache: Path, via: str) -> list[str]:
+    """`client-fetch` arguments for one host: get the origin's image into `cache` by `via`."""
+    return [
+        *("get", origin.ref, "--server", origin.url, "--key", origin.public_key),
+        *("--cache", str(cache), "--json", "--via", via),
+    ]
+
+
+def client_settings(host: Host, client_env: Mapping[str, str]) -> dict[str, str]:
+    """A host's `client-fetch` environment: this one cleaned, listening on the host's address."""
+    return {
+        **clean_env(),
+        "CLIENT_FETCH_SWARM_LISTEN_INTERFACES": f"{host.ip}:{SWARM_PORT}",
+        "CLIENT_FETCH_REPORT_FETCHES": "false",
+        **client_env,
+    }
+
+
+@dataclass(frozen=True)
+class ClientsRun:
+    """A phase's hosts: seconds from the first start to the last exit, each host's run, and with
+    a hold, seconds from the first start to the release (else None)."""
+
+    seconds: float
+    runs: list[ClientRun]
+    released_after: float | None
+
+
 def run_clients(
     hosts: list[Host],
     origin: Origin,
@@ -202,31 +231,30 @@ def run_clients(
     via: str,
     client_env: Mapping[str, str],
     timeout_s: float,
-) -> tuple[float, list[ClientRun]]:
-    """Start `client-fetch get --via VIA` on every host at once; wait for all; check each result
-    and, once the clock has stopped, hash each host's cached image.
-    Returns (seconds from the first start to the last exit, each host's run)."""
-    env = clean_env()
+    hold: HeldStart | None = None,
+) -> ClientsRun:
+    """Start `client-fetch get --via VIA` on every host at once (with `hold`: held before their
+    torrents are added, then released together); wait for all; check each result and, once the
+    clock has stopped, hash each host's cached image."""
     processes: list[tuple[Host, subprocess.Popen[str]]] = []
     started = time.monotonic()
     for host in hosts:
-        settings = {
-            **env,
-            "CLIENT_FETCH_SWARM_LISTEN_INTERFACES": f"{host.ip}:{SWARM_PORT}",
-            "CLIENT_FETCH_REPORT_FETCHES": "false",
-            **client_env,
-        }
-        argv = host.python_argv("client_fetch", "get", origin.ref, "--server", origin.url)
-        argv += ["--key", origin.public_key, "--cache", str(cache_root / f"cache-{host.index}")]
-        argv += ["--json", "--via", via]
+        args = client_args(origin, cache_root / f"cache-{host.index}", via)
+        argv = hold.argv(args) if hold is not None else host.python_argv("client_fetch", *args)
         processes.append(
             (
                 host,
                 host.popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=settings
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=client_settings(host, client_env),
                 ),
             )
         )
+    if hold is not None:
+        hold.release_when_ready([process for _, process in processes], started + timeout_s)
     exited = _exit_times(processes, started, timeout_s)
     runs: list[ClientRun] = []
     for host, process in processes:
@@ -244,4 +272,9 @@ def run_clients(
     for run in runs:  # after the clock: the bytes in each cache, not what the client said
         if sha256_file(Path(run.result["path"])) != origin.image.sha256:
             raise BenchError(f"{run.host}: the cached image does not hash to the published one")
-    return seconds, runs
+    released = None
+    if hold is not None:
+        if hold.released_at is None:
+            raise BenchError("the held hosts were never released")
+        released = hold.released_at - started
+    return ClientsRun(seconds, runs, released)
