@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from distributor.commands.upload import UploadFailed
+from distributor.commands.admin_http import AdminRequestFailed
 from distributor.errors import (
     DistributorError,
     SettingsInvalid,
@@ -45,7 +45,7 @@ EXIT_CODES_HELP = """exit codes:
   1  internal error (catalog or storage failure, a bug)
   2  usage: bad arguments, invalid name/version, missing or weak key/token, bad configuration
   3  conflict: NAME VERSION is already published with other content, or was retired
-  4  upload only: the server is unreachable or failed (5xx)
+  4  upload, retire --server: the server is unreachable or failed (5xx)
   5  retire only: no such NAME VERSION
 
 environment: DISTRIBUTOR_DATA_DIR, DISTRIBUTOR_HOST, DISTRIBUTOR_PORT, DISTRIBUTOR_ADMIN_TOKEN,
@@ -103,6 +103,22 @@ def _kind_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _token_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token", help="the server's admin token (default: $DISTRIBUTOR_ADMIN_TOKEN)"
+    )
+
+
+def _admin_token(args: argparse.Namespace) -> str | None:
+    """--token, else the configured admin token; None (after saying so) when neither is set."""
+    token = args.token or _settings(args).admin_token.get_secret_value()
+    if not token:
+        print(
+            f"distributor: {args.command} needs --token or DISTRIBUTOR_ADMIN_TOKEN", file=sys.stderr
+        )
+    return token or None
+
+
 def _command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     """A subcommand whose help ends with the exit codes."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -156,15 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "retire", "stop listing and serving NAME VERSION (its content stays in storage)"
     )
     _data_flag(retire)
+    retire.add_argument(
+        "--server", metavar="URL", help="retire on this remote server (admin API), not in --data"
+    )
+    _token_flag(retire)
     retire.add_argument("--json", action="store_true", help="print one JSON object")
     for arg in ("name", "version"):
         retire.add_argument(arg, metavar=arg.upper())
 
     upload = _command(sub, "upload", "publish a local file on a remote server (admin API)")
     upload.add_argument("--server", required=True, metavar="URL")
-    upload.add_argument(
-        "--token", help="the server's admin token (default: $DISTRIBUTOR_ADMIN_TOKEN)"
-    )
+    _token_flag(upload)
     _kind_flag(upload)
     for arg in ("name", "version"):
         upload.add_argument(arg, metavar=arg.upper())
@@ -214,18 +232,25 @@ def _run(args: argparse.Namespace) -> int:
             torrent_format=args.torrent_format,
         )
     if args.command == "retire":
-        from distributor.commands.retire import retire
+        from distributor.commands.retire import retire, retire_remote
 
-        return retire(_settings(args), args.name, args.version, as_json=args.json, out=out)
+        if args.server is None:
+            return retire(_settings(args), args.name, args.version, as_json=args.json, out=out)
+        if args.data is not None:
+            print("distributor: retire takes --data or --server, not both", file=sys.stderr)
+            return ExitCode.USAGE
+        if (token := _admin_token(args)) is None:
+            return ExitCode.USAGE
+        return retire_remote(
+            args.server, token, args.name, args.version, as_json=args.json, out=out
+        )
     if args.command == "upload":
         from distributor.commands.upload import upload
 
         if not args.file.is_file():
             print(f"distributor: {args.file} is not a readable file", file=sys.stderr)
             return ExitCode.USAGE
-        token = args.token or _settings(args).admin_token.get_secret_value()
-        if not token:
-            print("distributor: upload needs --token or DISTRIBUTOR_ADMIN_TOKEN", file=sys.stderr)
+        if (token := _admin_token(args)) is None:
             return ExitCode.USAGE
         return upload(args.server, token, args.name, args.version, args.file, args.kind, out)
     if args.command == "serve":
@@ -243,9 +268,11 @@ def _run(args: argparse.Namespace) -> int:
     return demo(args.dir, args.size_mib, out)
 
 
-def _upload_exit(exc: UploadFailed) -> ExitCode:
+def _remote_exit(exc: AdminRequestFailed) -> ExitCode:
     if exc.status == 409:
         return ExitCode.CONFLICT
+    if exc.status == 404:
+        return ExitCode.NOT_FOUND
     if exc.status is not None and 400 <= exc.status < 500:
         return ExitCode.USAGE
     return ExitCode.UNAVAILABLE
@@ -264,9 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USAGE_ERRORS as exc:
         print(f"distributor: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    except UploadFailed as exc:
+    except AdminRequestFailed as exc:
         print(f"distributor: {exc}", file=sys.stderr)
-        return _upload_exit(exc)
+        return _remote_exit(exc)
     except DistributorError as exc:
         print(f"distributor: {exc}", file=sys.stderr)
         return ExitCode.INTERNAL

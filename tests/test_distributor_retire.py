@@ -127,3 +127,30 @@ def test_retire_over_the_cli_and_the_admin_api(
     assert missing.status_code == 404
     allowed = httpx.post(version).headers["allow"]
     assert allowed == "DELETE, PUT"
+
+
+def test_retire_on_a_remote_server_with_exit_codes(
+    distributor: RunningDistributor, tmp_path: Path
+) -> None:
+    image = tmp_path / "deb.img"
+    make_image(image, 1 << 16, seed=3)
+    publish(distributor, "deb", "3.0", image)
+    server = ("--server", distributor.url)
+    wrong = run_cli("retire", *server, "--token", "not-the-token", "deb", "3.0")
+    assert wrong.returncode == 2
+    assert "failed (HTTP 401, unauthorized)" in wrong.stderr
+    both = run_cli("retire", *server, "--data", str(distributor.data_dir), "deb", "3.0")
+    assert both.returncode == 2 and "not both" in both.stderr
+    manifest = distributor.url + content_paths.manifest_path("deb", "3.0")
+    assert httpx.get(manifest).status_code == 200  # refused requests changed nothing
+
+    token = ("--token", distributor.token)
+    done = run_cli("retire", *server, *token, "--json", "deb", "3.0")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["name"], answer["version"]) == ("deb", "3.0") and answer["retired"]
+    assert httpx.get(manifest).status_code == 404
+    missing = run_cli("retire", *server, *token, "deb", "9.9")
+    assert missing.returncode == 5 and "HTTP 404" in missing.stderr
+    down = run_cli("retire", "--server", "http://127.0.0.1:9", *token, "deb", "3.0")
+    assert down.returncode == 4 and "failed (no answer)" in down.stderr

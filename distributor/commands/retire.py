@@ -1,6 +1,9 @@
-"""`distributor retire`: stop listing and serving a version of a data directory's catalog.
+"""`distributor retire`: stop listing and serving a version, in a data directory's catalog or
+on a remote server through its admin API (`DELETE /v1/images/NAME/versions/VERSION`).
 
-Works while a server runs on the same data directory (SQLite WAL): the server sees it at once.
+The local form works while a server runs on the same data directory (SQLite WAL): the server
+sees it at once. Error contract: `VersionNotFound` and the catalog's errors (local);
+`AdminRequestFailed` (remote: 404 for an unknown version, 401 for a wrong token).
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ import json
 from typing import TextIO
 
 from distributor.catalog import open_catalog
+from distributor.commands.admin_http import admin_request
 from distributor.retiring import retire_version
 from distributor.settings import DistributorSettings
+from image_format.content_paths import version_path
 
 
 def retire(
@@ -21,9 +26,24 @@ def retire(
         record = retire_version(catalog, name, version)
     finally:
         catalog.close()
-    if as_json:
-        summary = {"name": record.name, "version": record.version, "sha256": record.sha256}
-        print(json.dumps({**summary, "retired": record.retired}), file=out)
-    else:
-        print(f"retired: {record.name}@{record.version} (since {record.retired})", file=out)
+    _report(record.name, record.version, record.sha256, record.retired, as_json, out)
     return 0
+
+
+def retire_remote(
+    server: str, token: str, name: str, version: str, *, as_json: bool, out: TextIO
+) -> int:
+    url = server.rstrip("/") + version_path(name, version)
+    record = admin_request("DELETE", url, token).json()
+    _report(record["name"], record["version"], record["sha256"], record["retired"], as_json, out)
+    return 0
+
+
+def _report(
+    name: str, version: str, sha256: str, retired: str | None, as_json: bool, out: TextIO
+) -> None:
+    if as_json:
+        summary = {"name": name, "version": version, "sha256": sha256, "retired": retired}
+        print(json.dumps(summary), file=out)
+    else:
+        print(f"retired: {name}@{version} (since {retired})", file=out)
