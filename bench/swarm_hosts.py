@@ -166,21 +166,20 @@ def _exit_times(
     processes: list[tuple[Host, subprocess.Popen[str]]], started: float, timeout_s: float
 ) -> dict[str, float]:
     """Seconds from `started` until each process exited, taken by a thread blocked in wait() per
-    process (a polling loop would add up to its period to the slowest host's time)."""
+    process: a polling loop (also `Popen.wait` with a timeout, which polls every ≤ 50 ms) would
+    add up to its period to the slowest host's time. Late processes are left to the topology's
+    teardown, which kills them."""
     exited: dict[str, float] = {}
 
     def wait(host: Host, process: subprocess.Popen[str]) -> None:
-        try:
-            process.wait(timeout=max(0.0, started + timeout_s - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            return
+        process.wait()
         exited[host.name] = time.monotonic() - started
 
     waiters = [threading.Thread(target=wait, args=pair, daemon=True) for pair in processes]
     for waiter in waiters:
         waiter.start()
     for waiter in waiters:
-        waiter.join()
+        waiter.join(timeout=max(0.0, started + timeout_s - time.monotonic()))
     late = [host.name for host, _ in processes if host.name not in exited]
     if late:
         raise BenchError(f"clients still running after {timeout_s:.0f} s: {', '.join(late)}")
@@ -253,9 +252,14 @@ def run_clients(
                 ),
             )
         )
+    releaser = None
     if hold is not None:
-        hold.release_when_ready([process for _, process in processes], started + timeout_s)
+        releaser = hold.release_when_ready(
+            [process for _, process in processes], started + timeout_s
+        )
     exited = _exit_times(processes, started, timeout_s)
+    if releaser is not None:
+        releaser.join()  # it ends once every process is ready or one has exited
     runs: list[ClientRun] = []
     for host, process in processes:
         out, err = process.communicate()

@@ -143,6 +143,8 @@ def render(results: dict[str, Any]) -> str:
             for phase in phases
             if phase.startup_alone_seconds is not None and phase.released_after_seconds is not None
         ]
+        if lines[-1]:
+            lines.append("")
     lines += [
         "origin tx: bytes sent by the origin namespace's eth0 (frames, all traffic);",
         "origin HTTP: image bytes its HTTP server sent (web seeds / plain HTTP);",

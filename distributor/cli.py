@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from distributor.commands.admin_http import AdminRequestFailed
 from distributor.errors import (
     DistributorError,
+    ImageNotFound,
     SettingsInvalid,
     SigningKeyMissing,
     UnsupportedCatalogUrl,
@@ -235,6 +236,9 @@ def _run(args: argparse.Namespace) -> int:
         from distributor.commands.retire import retire, retire_remote
 
         if args.server is None:
+            if args.token is not None:
+                print("distributor: retire --token goes with --server", file=sys.stderr)
+                return ExitCode.USAGE
             return retire(_settings(args), args.name, args.version, as_json=args.json, out=out)
         if args.data is not None:
             print("distributor: retire takes --data or --server, not both", file=sys.stderr)
@@ -268,10 +272,14 @@ def _run(args: argparse.Namespace) -> int:
     return demo(args.dir, args.size_mib, out)
 
 
+NOT_FOUND_CODES = (VersionNotFound.code, ImageNotFound.code)
+"""Error codes of a 404 that means "no such NAME VERSION" (any other 404: a wrong server URL)."""
+
+
 def _remote_exit(exc: AdminRequestFailed) -> ExitCode:
     if exc.status == 409:
         return ExitCode.CONFLICT
-    if exc.status == 404:
+    if exc.status == 404 and exc.code in NOT_FOUND_CODES:
         return ExitCode.NOT_FOUND
     if exc.status is not None and 400 <= exc.status < 500:
         return ExitCode.USAGE

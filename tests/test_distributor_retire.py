@@ -12,8 +12,10 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
 from distributor.catalog.sqlite import SqliteCatalog
+from distributor.commands.admin_http import AdminRequestFailed, answer_fields
 from distributor.tracker.service import Tracker
 from distributor.tracker.torrent_index import CatalogTorrentIndex
 from image_format import content_paths
@@ -141,6 +143,11 @@ def test_retire_on_a_remote_server_with_exit_codes(
     assert "failed (HTTP 401, unauthorized)" in wrong.stderr
     both = run_cli("retire", *server, "--data", str(distributor.data_dir), "deb", "3.0")
     assert both.returncode == 2 and "not both" in both.stderr
+    local = run_cli("retire", "--data", str(distributor.data_dir), "--token", "t", "deb", "3.0")
+    assert local.returncode == 2 and "--token goes with --server" in local.stderr
+    elsewhere = ("--server", distributor.url + "/not-the-api", "--token", distributor.token)
+    wrong_url = run_cli("retire", *elsewhere, "deb", "3.0")
+    assert wrong_url.returncode == 2 and "HTTP 404, not_found" in wrong_url.stderr
     manifest = distributor.url + content_paths.manifest_path("deb", "3.0")
     assert httpx.get(manifest).status_code == 200  # refused requests changed nothing
 
@@ -154,3 +161,11 @@ def test_retire_on_a_remote_server_with_exit_codes(
     assert missing.returncode == 5 and "HTTP 404" in missing.stderr
     down = run_cli("retire", "--server", "http://127.0.0.1:9", *token, "deb", "3.0")
     assert down.returncode == 4 and "failed (no answer)" in down.stderr
+
+
+def test_an_answer_that_is_not_the_servers_is_a_clear_failure() -> None:
+    request = httpx.Request("DELETE", "http://proxy.example/v1/images/deb/versions/3.0")
+    for body in (b"<html>logged out</html>", b"[1, 2]", b'{"name": "deb"}'):
+        answer = httpx.Response(200, content=body, request=request)
+        with pytest.raises(AdminRequestFailed, match="HTTP 200, unknown"):
+            answer_fields("DELETE", answer, "name", "version", "sha256", "retired")

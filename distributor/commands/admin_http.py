@@ -27,15 +27,17 @@ class AdminRequestFailed(Exception):
         self.code = code
 
 
-def admin_request(method: str, url: str, token: str, **request: Any) -> httpx.Response:
-    """`method url` with the admin token; the answer if it is 2xx, else `AdminRequestFailed`.
-    `request`: httpx's other arguments (params, content, headers to add)."""
+def admin_request(
+    method: str, url: str, token: str, *, ok: tuple[int, ...] = (200,), **request: Any
+) -> httpx.Response:
+    """`method url` with the admin token; the answer if its status is one of `ok`, else
+    `AdminRequestFailed`. `request`: httpx's other arguments (params, content, headers to add)."""
     headers = {"Authorization": f"Bearer {token}", **request.pop("headers", {})}
     try:
         answer = httpx.request(method, url, headers=headers, timeout=ADMIN_TIMEOUT, **request)
     except httpx.HTTPError as exc:
         raise AdminRequestFailed(method, url, None, "unreachable", str(exc)) from exc
-    if not answer.is_success:
+    if answer.status_code not in ok:
         try:
             body = answer.json()
             code, detail = str(body.get("error")), str(body.get("detail"))
@@ -43,3 +45,16 @@ def admin_request(method: str, url: str, token: str, **request: Any) -> httpx.Re
             code, detail = "unknown", answer.text[:500]
         raise AdminRequestFailed(method, url, answer.status_code, code, detail)
     return answer
+
+
+def answer_fields(method: str, answer: httpx.Response, *names: str) -> list[Any]:
+    """The named fields of a JSON object answer; `AdminRequestFailed` ("unknown") when the body
+    is not such an object (say, a proxy's page answering in the server's place)."""
+    try:
+        body = answer.json()
+        return [body[name] for name in names]
+    except (ValueError, KeyError, TypeError) as exc:
+        detail = f"unexpected answer: {answer.text[:200]!r}"
+        raise AdminRequestFailed(
+            method, str(answer.url), answer.status_code, "unknown", detail
+        ) from exc

@@ -12,7 +12,7 @@ import json
 from typing import TextIO
 
 from distributor.catalog import open_catalog
-from distributor.commands.admin_http import admin_request
+from distributor.commands.admin_http import admin_request, answer_fields
 from distributor.retiring import retire_version
 from distributor.settings import DistributorSettings
 from image_format.content_paths import version_path
@@ -26,7 +26,7 @@ def retire(
         record = retire_version(catalog, name, version)
     finally:
         catalog.close()
-    _report(record.name, record.version, record.sha256, record.retired, as_json, out)
+    _report(record.name, record.version, record.sha256, record.retired, as_json=as_json, out=out)
     return 0
 
 
@@ -34,13 +34,14 @@ def retire_remote(
     server: str, token: str, name: str, version: str, *, as_json: bool, out: TextIO
 ) -> int:
     url = server.rstrip("/") + version_path(name, version)
-    record = admin_request("DELETE", url, token).json()
-    _report(record["name"], record["version"], record["sha256"], record["retired"], as_json, out)
+    answer = admin_request("DELETE", url, token)
+    found = answer_fields("DELETE", answer, "name", "version", "sha256", "retired")
+    _report(*found, as_json=as_json, out=out)
     return 0
 
 
 def _report(
-    name: str, version: str, sha256: str, retired: str | None, as_json: bool, out: TextIO
+    name: str, version: str, sha256: str, retired: str | None, *, as_json: bool, out: TextIO
 ) -> None:
     if as_json:
         summary = {"name": name, "version": version, "sha256": sha256, "retired": retired}

@@ -36,7 +36,13 @@ def upload(
         "Content-Type": "application/octet-stream",
     }
     answer = admin_request(
-        "PUT", url, token, params={"kind": kind}, content=_blocks(file), headers=headers
+        "PUT",
+        url,
+        token,
+        ok=(200, 201),
+        params={"kind": kind},
+        content=_blocks(file),
+        headers=headers,
     )
     state = "published" if answer.status_code == 201 else "already published (same content)"
     print(f"{state}: {name}@{version} {kind} sha256:{digest} {size} bytes on {server}", file=out)
