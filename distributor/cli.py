@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from distributor.collecting import DEFAULT_GRACE_SECONDS
 from distributor.commands.admin_http import AdminRequestFailed
 from distributor.errors import (
     DistributorError,
@@ -28,6 +29,7 @@ from distributor.errors import (
     WeakAdminToken,
 )
 from distributor.settings import DistributorSettings
+from distributor.storage.storage_lock import StorageBusy
 from image_format.errors import InvalidDigest, InvalidName, KeyFormatError
 from image_format.settings_errors import describe_settings_error
 
@@ -46,7 +48,8 @@ EXIT_CODES_HELP = """exit codes:
   1  internal error (catalog or storage failure, a bug)
   2  usage: bad arguments, invalid name/version, missing or weak key/token, bad configuration
   3  conflict: NAME VERSION is already published with other content, or was retired
-  4  upload, retire --server: the server is unreachable or failed (5xx)
+  4  upload, retire --server: the server is unreachable or failed (5xx);
+     gc: publishes kept the storage busy (try again)
   5  retire only: no such NAME VERSION
 
 environment: DISTRIBUTOR_DATA_DIR, DISTRIBUTOR_HOST, DISTRIBUTOR_PORT, DISTRIBUTOR_ADMIN_TOKEN,
@@ -170,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("file", type=Path, metavar="FILE")
 
     retire = _command(
-        sub, "retire", "stop listing and serving NAME VERSION (its content stays in storage)"
+        sub, "retire", "stop listing and serving NAME VERSION (its content stays until gc)"
     )
     _data_flag(retire)
     retire.add_argument(
@@ -180,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--json", action="store_true", help="print one JSON object")
     for arg in ("name", "version"):
         retire.add_argument(arg, metavar=arg.upper())
+
+    gc = _command(
+        sub, "gc", "remove stored content that no listed or recently retired version needs"
+    )
+    _data_flag(gc)
+    gc.add_argument(
+        "--grace-hours",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS / 3600,
+        help="keep what versions retired less than this ago need, and every file younger than "
+        f"this (default {DEFAULT_GRACE_SECONDS // 3600})",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+    gc.add_argument("--json", action="store_true", help="print one JSON object")
 
     upload = _command(sub, "upload", "publish a local file on a remote server (admin API)")
     upload.add_argument("--server", required=True, metavar="URL")
@@ -248,6 +265,19 @@ def _run(args: argparse.Namespace) -> int:
         return retire_remote(
             args.server, token, args.name, args.version, as_json=args.json, out=out
         )
+    if args.command == "gc":
+        from distributor.commands.gc import gc
+
+        if args.grace_hours < 0:
+            print("distributor: --grace-hours cannot be negative", file=sys.stderr)
+            return ExitCode.USAGE
+        return gc(
+            _settings(args),
+            grace_hours=args.grace_hours,
+            dry_run=args.dry_run,
+            as_json=args.json,
+            out=out,
+        )
     if args.command == "upload":
         from distributor.commands.upload import upload
 
@@ -299,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USAGE_ERRORS as exc:
         print(f"distributor: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    except StorageBusy as exc:
+        print(f"distributor: {exc}", file=sys.stderr)
+        return ExitCode.UNAVAILABLE
     except AdminRequestFailed as exc:
         print(f"distributor: {exc}", file=sys.stderr)
         return _remote_exit(exc)

@@ -12,12 +12,16 @@ Not responsible for authentication (the HTTP layer) nor for serving content. Err
 its `KindConflict`),
 `ContentDigestMismatch` (the caller announced another sha256), `UploadTooLarge`, `StorageError`,
 `CatalogError`. On any error the staged content is removed; a blob whose version lost a publish
-race stays in the store unreferenced (a later `gc` removes it). Each publish also removes the blob
-store's staging files whose writer died (`LocalBlobStore.sweep_staging`, never a live one).
+race stays in the store unreferenced (`distributor gc` removes it). From the blob's commit until
+the version is recorded, a publish holds the data directory's storage lock shared
+(`distributor.storage.storage_lock`), so no collection runs meanwhile. Each publish also removes
+the blob store's staging files whose writer died (`LocalBlobStore.sweep_staging`, never a live
+one).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,7 @@ from distributor.errors import (
     VersionRetired,
 )
 from distributor.storage.blob_store import LocalBlobStore, StagedBlob
+from distributor.storage.storage_lock import StorageLock
 from image_format.manifest import ContentKind, Manifest
 from image_format.names import validate_name, validate_version
 from image_format.signing import SigningKey, sign_manifest
@@ -95,11 +100,14 @@ class Publisher:
         catalog: Catalog,
         signing_key: SigningKey,
         steps: Sequence[PublishStep] = (),
+        *,
+        lock: StorageLock,
     ) -> None:
         self._blobs = blob_store
         self._catalog = catalog
         self._key = signing_key
         self._steps = tuple(steps)
+        self._lock = lock
 
     def publish_file(
         self, path: Path, name: str, version: str, kind: ContentKind = "image"
@@ -152,10 +160,16 @@ class Publisher:
         if existing is not None:
             staged.discard()
             return self._repeat(existing, staged.digest, kind)
-        blob_path = staged.commit()
-        context = PublishContext(name, version, kind, staged.digest, staged.size, blob_path)
-        record = self._record(context)
-        outcome = self._catalog.add_version(record)
+        with contextlib.ExitStack() as held:
+            try:  # no storage collection while content is stored and named
+                held.enter_context(self._lock.shared())
+                blob_path = staged.commit()
+            except BaseException:
+                staged.discard()
+                raise
+            context = PublishContext(name, version, kind, staged.digest, staged.size, blob_path)
+            record = self._record(context)
+            outcome = self._catalog.add_version(record)
         if outcome.created:
             return PublishResult(outcome.record, True)
         return self._repeat(outcome.record, staged.digest, kind)

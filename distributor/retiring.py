@@ -6,8 +6,9 @@ What retiring stops, through the catalog that everything else reads: its manifes
 re-reads the catalog), seeders drop it at their next poll, swarm health no longer shows it, and
 later versions no longer get a delta from it. What it does not do: delete content. The blob, its
 torrent, chunks and patches stay in storage (other versions may share them; hosts mid-download
-finish), until a storage collection that is not built yet. Error contract: `VersionNotFound` when
-the catalog never had NAME@VERSION; `InvalidName` for a bad name or version; `CatalogError`.
+finish), until `distributor gc` finds no version needing them (`distributor.collecting`).
+Error contract: `VersionNotFound` when the catalog never had NAME@VERSION; `InvalidName` for a
+bad name or version; `CatalogError`.
 """
 
 from __future__ import annotations

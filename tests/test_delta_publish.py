@@ -16,6 +16,7 @@ from distributor.catalog import open_catalog
 from distributor.deltas.publish_step import DeltaPublishStep
 from distributor.publishing import Publisher
 from distributor.storage.blob_store import LocalBlobStore
+from distributor.storage.storage_lock import StorageLock
 from image_format.delta import apply_delta, read_header
 from image_format.envelope import PublicKey
 from image_format.signing import SigningKey, verify_signed_manifest
@@ -87,7 +88,8 @@ def _publisher(tmp_path: Path, step_kwargs: dict[str, object]) -> tuple[Publishe
     blobs = LocalBlobStore(tmp_path / "blobs")
     catalog = open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     step = DeltaPublishStep(catalog, blobs, from_versions=2, level=3, **step_kwargs)  # type: ignore[arg-type]
-    return Publisher(blobs, catalog, SigningKey.generate(), [step]), blobs
+    lock = StorageLock(tmp_path)
+    return Publisher(blobs, catalog, SigningKey.generate(), [step], lock=lock), blobs
 
 
 def _deltas(publisher: Publisher, path: Path, version: str) -> list[str]:

@@ -11,6 +11,7 @@ from distributor.catalog import open_catalog
 from distributor.errors import VersionConflict
 from distributor.publishing import KindConflict, Publisher
 from distributor.storage.blob_store import LocalBlobStore
+from distributor.storage.storage_lock import StorageLock
 from image_format.digest import hash_file
 from image_format.errors import InvalidName
 from image_format.signing import SigningKey, verify_signed_manifest
@@ -85,7 +86,12 @@ def test_publish_data_file_and_manifest_is_signed(data_dir: Path, tmp_path: Path
 
 def test_publisher_streams_blocks_and_detects_conflicts(tmp_path: Path) -> None:
     catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
-    publisher = Publisher(LocalBlobStore(tmp_path / "blobs"), catalog, SigningKey.generate())
+    publisher = Publisher(
+        LocalBlobStore(tmp_path / "blobs"),
+        catalog,
+        SigningKey.generate(),
+        lock=StorageLock(tmp_path),
+    )
     result = publisher.publish_stream(iter([b"a" * 10, b"b" * 10]), "n", "1")
     assert result.created and result.record.size == 20
     again = publisher.publish_stream(iter([b"a" * 10, b"b" * 10]), "n", "1")
@@ -105,7 +111,8 @@ def test_concurrent_publishers_of_one_version_one_wins_the_other_conflicts(tmp_p
     key = SigningKey.generate()
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     catalogs = [open_catalog(url) for _ in range(8)]  # one connection each, like processes
-    publishers = [Publisher(LocalBlobStore(tmp_path / "blobs"), c, key) for c in catalogs]
+    blobs, lock = LocalBlobStore(tmp_path / "blobs"), StorageLock(tmp_path)
+    publishers = [Publisher(blobs, c, key, lock=lock) for c in catalogs]
 
     def attempt(index: int) -> str:
         try:
@@ -123,7 +130,12 @@ def test_concurrent_publishers_of_one_version_one_wins_the_other_conflicts(tmp_p
 
 def test_publisher_refuses_the_same_content_under_another_kind(tmp_path: Path) -> None:
     catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
-    publisher = Publisher(LocalBlobStore(tmp_path / "blobs"), catalog, SigningKey.generate())
+    publisher = Publisher(
+        LocalBlobStore(tmp_path / "blobs"),
+        catalog,
+        SigningKey.generate(),
+        lock=StorageLock(tmp_path),
+    )
     first = publisher.publish_stream(iter([b"input"]), "task", "1", "data")
     with pytest.raises(KindConflict) as caught:
         publisher.publish_stream(iter([b"input"]), "task", "1", "image")

@@ -21,6 +21,7 @@ from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
+from distributor.storage.storage_lock import StorageLock
 from distributor.torrents.publish_step import publish_steps, torrent_store
 from image_format.errors import KeyFormatError
 
@@ -65,7 +66,13 @@ def build_services(settings: DistributorSettings) -> Services:
     try:
         steps = with_delta_step(settings, catalog, blob_store, publish_steps(settings))
         steps = with_chunk_step(settings, blob_store, steps)
-        publisher = Publisher(blob_store, catalog, load_signing_key(settings.data_dir), steps)
+        publisher = Publisher(
+            blob_store,
+            catalog,
+            load_signing_key(settings.data_dir),
+            steps,
+            lock=StorageLock(settings.data_dir),
+        )
     except (DistributorError, KeyFormatError) as exc:
         key_problem = str(exc)
     return Services(settings, catalog, blob_store, OriginStats(), publisher, key_problem)

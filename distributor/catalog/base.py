@@ -72,6 +72,11 @@ class Catalog(Protocol):
         """Every image name with its versions, oldest first, names sorted."""
         ...
 
+    def every_version(self) -> list[VersionRecord]:
+        """Every version the catalog holds, retired ones too (names sorted, oldest first):
+        what a storage collection must not take from."""
+        ...
+
     def check(self) -> None:
         """Raise `CatalogError` unless the catalog can answer queries now."""
         ...

@@ -191,6 +191,12 @@ class SqliteCatalog:
             images.setdefault(record.name, []).append(record)
         return images
 
+    def every_version(self) -> list[VersionRecord]:
+        return [
+            _record(row)
+            for row in self._query(f"SELECT {_COLUMNS}, retired FROM versions ORDER BY name, id")
+        ]
+
     def check(self) -> None:
         self._query("SELECT 1 FROM versions LIMIT 1")
 

@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from distributor.errors import StorageError
@@ -119,6 +119,34 @@ class PackStore:
         """Remove unsealed packs whose writer died; never one a live writer holds. Never
         raises."""
         return sweep_staging(self.root.glob(".pack-*"))
+
+    def forget_packs(self, packs: Collection[str], relocate: Mapping[str, ChunkLocation]) -> int:
+        """Before `packs` are removed (a storage collection): each location row naming one of
+        them points instead at the chunk's copy in `relocate` (a kept pack's), or goes, so no
+        publish reuses and no request finds a chunk there. One transaction; returns the rows
+        that went."""
+        doomed_set = set(packs)
+        doomed = sorted(doomed_set)
+        dropped = 0
+        with self._db() as db:
+            for start in range(0, len(doomed), 500):
+                batch = doomed[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = db.execute(
+                    f"SELECT chunk_id FROM chunk_locations WHERE pack IN ({marks})", batch
+                ).fetchall()
+                for (chunk_id,) in rows:
+                    moved = relocate.get(chunk_id)
+                    if moved is not None and moved.pack not in doomed_set:
+                        db.execute(
+                            "UPDATE chunk_locations SET pack = ?, offset = ?, length = ?"
+                            " WHERE chunk_id = ?",
+                            (moved.pack, moved.offset, moved.length, chunk_id),
+                        )
+                    else:
+                        db.execute("DELETE FROM chunk_locations WHERE chunk_id = ?", (chunk_id,))
+                        dropped += 1
+        return dropped
 
     def _record(self, entries: list[tuple[str, ChunkLocation]]) -> None:
         with self._db() as db:

@@ -17,6 +17,7 @@ from distributor.keys import load_signing_key
 from distributor.publishing import Publisher
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
+from distributor.storage.storage_lock import StorageLock
 from distributor.torrents.publish_step import TorrentFormat, publish_steps
 from image_format.manifest import ContentKind
 from image_format.names import validate_name, validate_version
@@ -42,7 +43,7 @@ def publish(
         steps = publish_steps(settings, torrent_format=torrent_format)
         steps = with_delta_step(settings, catalog, blobs, steps)
         steps = with_chunk_step(settings, blobs, steps)
-        publisher = Publisher(blobs, catalog, key, steps)
+        publisher = Publisher(blobs, catalog, key, steps, lock=StorageLock(settings.data_dir))
         result = publisher.publish_file(file, name, version, kind)
     finally:
         catalog.close()
