@@ -9,14 +9,20 @@ a race). Before packs go, the chunk-location rows naming them move to a kept cop
 or go too, so no later publish reuses a removed pack. Left alone: staging files (each store
 sweeps its own), the per-chunk files of an earlier release (`DATA/chunks/`), keys, the catalog.
 
+The chunk index of every version the catalog holds stays, retired ones too (small; a host that
+still holds a retired image uses its index to find which chunks of a newer version it has).
+
 It runs under the storage lock held exclusively (`distributor.storage.storage_lock`): publishes
-wait for it, and it waits for running publishes. A manifest whose fields it does not know
-(a newer schema) stops it before anything is removed: it cannot tell what that version needs.
-A chunk index it cannot read keeps every pack this run (and says so).
+wait for it, and it waits for running publishes. It stops before anything is removed when it
+cannot be sure what is needed: a manifest with fields it does not know (at any depth: a newer
+schema), a catalog that holds no version while the stores hold content, or a needed version
+whose image blob is not in the store (a catalog other than the server's, say a different
+`DISTRIBUTOR_CATALOG_URL`, would otherwise make it remove everything). A chunk index it cannot
+read keeps every pack this run (and says so).
 
 Not responsible for retiring versions (`distributor.retiring`). Error contract:
-`CollectionRefused` (carrying the version) for an unknown manifest schema, `StorageBusy`,
-`StorageError`, `CatalogError`.
+`CollectionRefused` (carrying the version, if one is to blame) for the cases above,
+`StorageBusy`, `StorageError`, `CatalogError`.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from distributor.catalog.base import Catalog, VersionRecord
 from distributor.chunks.pack_store import PackStore
@@ -36,20 +44,32 @@ from distributor.storage.storage_lock import StorageLock
 from distributor.torrents.store import TorrentStore
 from image_format.chunks import ChunkIndex, ChunkLocation
 from image_format.chunks.errors import ChunkIndexError
-from image_format.manifest import MANIFEST_SCHEMA_VERSION, Manifest
+from image_format.manifest import (
+    MANIFEST_SCHEMA_VERSION,
+    ChunkIndexRef,
+    DeltaRef,
+    Manifest,
+    TorrentRef,
+)
 from image_format.timestamps import parse_utc_timestamp
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
 LOCK_WAIT_SECONDS = 60.0
+NESTED_MODELS: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
+    Manifest: {"torrent": TorrentRef, "chunk_index": ChunkIndexRef, "deltas": DeltaRef},
+    DeltaRef: {"torrent": TorrentRef},
+}
+"""The manifest's object-valued fields and the model each one holds (a list: each item)."""
 
 
 class CollectionRefused(DistributorError):
-    """A version's manifest has fields this release does not know; nothing was removed."""
+    """The collection cannot be sure what the catalog's versions need; nothing was removed."""
 
     code = "collection_refused"
 
-    def __init__(self, name: str, version: str, reason: str) -> None:
-        super().__init__(f"gc: cannot tell what {name}@{version} needs ({reason}); removed nothing")
+    def __init__(self, reason: str, name: str | None = None, version: str | None = None) -> None:
+        about = "" if name is None else f" ({name}@{version})"
+        super().__init__(f"gc: {reason}{about}; removed nothing")
         self.name = name
         self.version = version
 
@@ -97,17 +117,22 @@ class CollectionReport:
     def removed_bytes(self) -> int:
         return sum(removal.size for removal in self.removed)
 
-    def to_json(self) -> dict[str, Any]:
-        counts = {kind: 0 for kind in ("blob", "torrent", "pack")}
+    def counts(self) -> dict[str, int]:
+        """Removed files per store: {"blobs": n, "torrents": n, "packs": n}."""
+        counts = {f"{kind}s": 0 for kind in ("blob", "torrent", "pack")}
         for removal in self.removed:
-            counts[removal.kind] += 1
+            counts[f"{removal.kind}s"] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
             "needed_versions": self.needed_versions,
             "expired_versions": self.expired_versions,
-            "removed": {f"{kind}s": count for kind, count in counts.items()},
+            "removed": self.counts(),
             "removed_bytes": self.removed_bytes,
-            "location_rows_dropped": self.location_rows_dropped,
+            "removed_files": [asdict(removal) for removal in self.removed],
+            "location_rows_dropped": None if self.dry_run else self.location_rows_dropped,
             "packs_kept_unchecked": list(self.packs_kept_unchecked),
         }
 
@@ -128,6 +153,8 @@ def collect(
         needed = _Needed()
         for record in needed_records:
             _add_needs(record, stores, needed)
+        _check_catalog_matches(records, needed_records, stores)
+        needed.blobs.update(_chunk_index_blobs(records))
         removals = [
             *_unneeded("blob", stores.blobs.root, needed.blobs, now - grace_seconds),
             *_unneeded("torrent", stores.torrents.root, needed.torrents, now - grace_seconds),
@@ -163,18 +190,78 @@ def _needed(record: VersionRecord, now: float, grace_seconds: float) -> bool:
     return now - retired < grace_seconds
 
 
-def _add_needs(record: VersionRecord, stores: ContentStores, needed: _Needed) -> None:
-    label = f"{record.name}@{record.version}"
+def _manifest(record: VersionRecord) -> Manifest:
+    """The record's manifest, refused when any object in it has a field this release does not
+    know (a reference to content it would not count as needed)."""
     try:
         signed = json.loads(record.envelope)["signed"]
-        unknown = sorted(set(signed) - set(Manifest.model_fields))
+        unknown = _unknown_fields(signed, Manifest)
         if unknown or signed.get("schema_version", 1) > MANIFEST_SCHEMA_VERSION:
-            raise CollectionRefused(record.name, record.version, f"unknown fields {unknown}")
-        manifest = Manifest.model_validate(signed)
+            raise CollectionRefused(
+                f"its manifest has fields this release does not know: {unknown}",
+                record.name,
+                record.version,
+            )
+        return Manifest.model_validate(signed)
     except CollectionRefused:
         raise
     except (ValueError, KeyError, TypeError) as exc:
-        raise CollectionRefused(record.name, record.version, f"manifest: {exc}") from exc
+        raise CollectionRefused(f"unreadable manifest: {exc}", record.name, record.version) from exc
+
+
+def _unknown_fields(value: object, model: type[BaseModel], where: str = "") -> list[str]:
+    """Dotted paths of the keys in `value` (a JSON object meant as `model`) and in its nested
+    manifest objects that `model` does not declare."""
+    if not isinstance(value, dict):
+        return []
+    found = [f"{where}{key}" for key in value if key not in model.model_fields]
+    for key, nested in NESTED_MODELS.get(model, {}).items():
+        items = value.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else [items]):
+            label = f"{where}{key}[{index}]." if isinstance(items, list) else f"{where}{key}."
+            found += _unknown_fields(item, nested, label)
+    return found
+
+
+def _check_catalog_matches(
+    records: list[VersionRecord], needed_records: list[VersionRecord], stores: ContentStores
+) -> None:
+    """Refuse a catalog that does not describe these stores (see the module)."""
+    if not records:
+        for root in (stores.blobs.root, stores.torrents.root, stores.packs.root):
+            if any(not p.name.startswith(".") for p in root.glob("sha256/*/*")):
+                raise CollectionRefused(
+                    f"the catalog holds no version but {root} holds content: is this the "
+                    "server's catalog (DISTRIBUTOR_CATALOG_URL)?"
+                )
+    for record in needed_records:
+        if not stores.blobs.path(record.sha256).is_file():
+            raise CollectionRefused(
+                "the catalog lists it but its image blob is not in the store: is this the "
+                "server's catalog (DISTRIBUTOR_CATALOG_URL), or is the store damaged?",
+                record.name,
+                record.version,
+            )
+
+
+def _chunk_index_blobs(records: list[VersionRecord]) -> set[str]:
+    """The chunk index of every version the catalog holds, retired ones too (see the module);
+    a manifest that cannot be read names none."""
+    found: set[str] = set()
+    for record in records:
+        try:
+            reference = json.loads(record.envelope)["signed"].get("chunk_index") or {}
+            digest = reference.get("sha256")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if isinstance(digest, str):
+            found.add(digest)
+    return found
+
+
+def _add_needs(record: VersionRecord, stores: ContentStores, needed: _Needed) -> None:
+    label = f"{record.name}@{record.version}"
+    manifest = _manifest(record)
     needed.blobs.add(manifest.sha256)
     if manifest.torrent is not None:
         needed.torrents.add(manifest.torrent.sha256)

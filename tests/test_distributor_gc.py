@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from distributor.catalog.base import VersionRecord
 from distributor.catalog.sqlite import SqliteCatalog
 from distributor.chunks.pack_store import PackStore
 from distributor.collecting import CollectionRefused, ContentStores, collect
+from distributor.local_server import distributor_command
 from distributor.storage.blob_store import LocalBlobStore
 from distributor.storage.storage_lock import StorageBusy, StorageLock
 from distributor.torrents.store import TorrentStore
@@ -100,6 +103,7 @@ def test_gc_keeps_what_needed_versions_use_and_hosts_still_fetch_them(
     old, young = orphan_blob(data, b"a publish that lost a race"), orphan_blob(data, b"new")
     aged(old, 7200)
     v2 = needs(signed_of(data, "deb", "2.0"), data)
+    indexes = {signed_of(data, "deb", v)["signed"]["chunk_index"]["sha256"] for v in ("1.0", "3.0")}
     before = stored(data)
 
     # Retired just now: within a 1 h grace nothing of 1.0 or 3.0 goes, only the old orphan.
@@ -107,6 +111,7 @@ def test_gc_keeps_what_needed_versions_use_and_hosts_still_fetch_them(
     assert dry.returncode == 0, dry.stderr
     report = json.loads(dry.stdout)
     assert report["removed"] == {"blobs": 1, "torrents": 0, "packs": 0} and report["dry_run"]
+    assert [f["digest"] for f in report["removed_files"]] == [old.name]
     assert (report["needed_versions"], report["expired_versions"]) == (3, 0)
     assert stored(data) == before  # a dry run removes nothing
 
@@ -117,7 +122,8 @@ def test_gc_keeps_what_needed_versions_use_and_hosts_still_fetch_them(
     after = stored(data)
     for kind in ("blobs", "torrents", "packs"):
         assert v2[kind] <= after[kind], kind  # all 2.0 needs is still there
-        assert after[kind] == v2[kind], kind  # and nothing else
+    # and nothing else, but the retired versions' chunk indexes (hosts holding them use them)
+    assert after == {**v2, "blobs": v2["blobs"] | indexes}
     assert report["removed_bytes"] > 2 * SIZE and not old.exists() and not young.exists()
 
     # Hosts get 2.0 every way: chunks, the patch from 1.0 (whose own blob is gone), plain HTTP.
@@ -139,17 +145,33 @@ def test_location_rows_of_removed_packs_move_to_a_kept_copy_or_go(tmp_path: Path
         [("c1", ChunkLocation(gone, 0, 10)), ("c2", ChunkLocation(gone, 10, 5)),
          ("c3", ChunkLocation(kept, 0, 7))]
     )  # fmt: skip
-    dropped = packs.forget_packs({gone}, {"c1": ChunkLocation(kept, 7, 10)})
-    assert dropped == 1
+    packs.path(kept).parent.mkdir(parents=True)
+    packs.path(kept).write_bytes(b"x" * 17)  # a kept pack on disk; "d"*64 is not
+    relocate = {"c1": ChunkLocation(kept, 7, 10), "c2": ChunkLocation("d" * 64, 0, 5)}
+    dropped = packs.forget_packs({gone}, relocate)
+    assert dropped == 1  # c2: its other copy is in no pack on disk
     assert packs.locate_many(["c1", "c2", "c3"]) == {
         "c1": ChunkLocation(kept, 7, 10),
         "c3": ChunkLocation(kept, 0, 7),
     }
 
 
+def listed(catalog: SqliteCatalog, data: Path, content: bytes) -> None:
+    """A listed version `deb@1` whose image (and nothing else) is `content`, stored."""
+    digest = orphan_blob(data, content).name
+    signed = {
+        "name": "deb", "version": "1", "kind": "image", "size": len(content), "sha256": digest,
+        "created": "2026-11-26T00:00:00Z",
+    }  # fmt: skip
+    envelope = json.dumps({"signed": signed, "signatures": []}).encode()
+    record = VersionRecord("deb", "1", "image", digest, len(content), signed["created"], envelope)
+    catalog.add_version(record)
+
+
 def test_gc_waits_for_publishes_and_gives_up_after_its_wait(tmp_path: Path) -> None:
     data = tmp_path / "data"
     catalog = SqliteCatalog(data / "catalog.sqlite")
+    listed(catalog, data, b"an image")
     old = orphan_blob(data, b"unreferenced")
     aged(old, 7200)
     try:
@@ -201,3 +223,55 @@ def test_an_unreadable_chunk_index_keeps_every_pack(
     assert done.returncode == 0, done.stderr
     assert "kept every pack: the chunk index of deb@2.0 could not be read" in done.stdout
     assert stored(data)["packs"] == packs_before
+
+
+def test_a_nested_field_gc_does_not_know_stops_it_too(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    catalog = SqliteCatalog(data / "catalog.sqlite")
+    delta = {"from_version": "8", "from_sha256": "e" * 64, "sha256": "f" * 64, "size": 1}
+    signed = {
+        "name": "deb", "version": "9", "kind": "image", "size": 1, "sha256": "c" * 64,
+        "created": "2026-11-26T00:00:00Z", "deltas": [{**delta, "sidecar": {"sha256": "d" * 64}}],
+    }  # fmt: skip
+    envelope = json.dumps({"signed": signed, "signatures": []}).encode()
+    catalog.add_version(
+        VersionRecord("deb", "9", "image", "c" * 64, 1, signed["created"], envelope)
+    )
+    try:
+        with pytest.raises(CollectionRefused, match=r"deltas\[0\]\.sidecar"):
+            collect(stores(data), catalog, grace_seconds=60)
+    finally:
+        catalog.close()
+
+
+def test_gc_refuses_a_catalog_that_is_not_the_servers(
+    distributor: RunningDistributor, tmp_path: Path
+) -> None:
+    data = distributor.data_dir
+    image = tmp_path / "a.img"
+    make_image(image, SIZE, seed=7)
+    publish(distributor, "deb", "1.0", image)
+    for path in data.glob("*/sha256/*/*"):
+        aged(path, 7200)
+    before = stored(data)
+    elsewhere = tmp_path / "elsewhere"
+
+    def gc_with(catalog: Path) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DISTRIBUTOR_CATALOG_URL": f"sqlite:///{catalog}"}
+        argv = [*distributor_command(), "gc", "--data", str(data), "--grace-hours", "1"]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+    missing = gc_with(elsewhere / "catalog.sqlite")
+    assert missing.returncode == 1 and "no such catalog" in missing.stderr
+    assert not (elsewhere / "catalog.sqlite").exists()  # not made empty by looking
+    SqliteCatalog(elsewhere / "empty.sqlite").close()
+    empty = gc_with(elsewhere / "empty.sqlite")
+    assert empty.returncode == 1 and "the catalog holds no version" in empty.stderr
+    other = SqliteCatalog(elsewhere / "other.sqlite")
+    record = SqliteCatalog(data / "catalog.sqlite").get_version("deb", "1.0")
+    assert record is not None
+    other.add_version(replace(record, name="other", sha256="a" * 64))
+    other.close()
+    mismatch = gc_with(elsewhere / "other.sqlite")
+    assert mismatch.returncode == 1 and "image blob is not in the store" in mismatch.stderr
+    assert stored(data) == before

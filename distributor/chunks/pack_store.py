@@ -122,12 +122,21 @@ class PackStore:
 
     def forget_packs(self, packs: Collection[str], relocate: Mapping[str, ChunkLocation]) -> int:
         """Before `packs` are removed (a storage collection): each location row naming one of
-        them points instead at the chunk's copy in `relocate` (a kept pack's), or goes, so no
-        publish reuses and no request finds a chunk there. One transaction; returns the rows
-        that went."""
+        them points instead at the chunk's copy in `relocate` (a kept pack's, if that pack is on
+        disk), or goes, so no publish reuses and no request finds a chunk there. One
+        transaction; returns the rows that went."""
         doomed_set = set(packs)
         doomed = sorted(doomed_set)
         dropped = 0
+        present: dict[str, bool] = {}
+
+        def movable(location: ChunkLocation | None) -> bool:
+            if location is None or location.pack in doomed_set:
+                return False
+            if location.pack not in present:
+                present[location.pack] = self.path(location.pack).is_file()
+            return present[location.pack]
+
         with self._db() as db:
             for start in range(0, len(doomed), 500):
                 batch = doomed[start : start + 500]
@@ -137,7 +146,7 @@ class PackStore:
                 ).fetchall()
                 for (chunk_id,) in rows:
                     moved = relocate.get(chunk_id)
-                    if moved is not None and moved.pack not in doomed_set:
+                    if moved is not None and movable(moved):
                         db.execute(
                             "UPDATE chunk_locations SET pack = ?, offset = ?, length = ?"
                             " WHERE chunk_id = ?",

@@ -31,7 +31,7 @@ def gc(
         packs=pack_store(settings),
         lock=StorageLock(settings.data_dir),
     )
-    catalog = open_catalog(settings.effective_catalog_url)
+    catalog = open_catalog(settings.effective_catalog_url, must_exist=True)
     try:
         report = collect(stores, catalog, grace_seconds=grace_hours * 3600, dry_run=dry_run)
     finally:
@@ -39,8 +39,11 @@ def gc(
     if as_json:
         print(json.dumps(report.to_json()), file=out)
         return 0
-    counts = report.to_json()["removed"]
+    counts = report.counts()
     verb = "would remove" if dry_run else "removed"
+    if dry_run:
+        for removal in report.removed:
+            print(f"would remove {removal.kind} {removal.digest} ({removal.size} bytes)", file=out)
     print(
         f"gc: {verb} {counts['blobs']} blobs, {counts['torrents']} torrents, {counts['packs']} "
         f"packs ({report.removed_bytes} bytes); kept what {report.needed_versions} versions "

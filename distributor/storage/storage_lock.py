@@ -29,7 +29,8 @@ POLL_SECONDS = 0.05
 
 
 class StorageBusy(StorageError):
-    """Publishes kept the storage lock for longer than the collection would wait."""
+    """Publishes (or another collection) kept the storage lock for longer than a collection
+    would wait."""
 
     code = "storage_busy"
 
@@ -63,7 +64,8 @@ class StorageLock:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise StorageBusy(
-                            str(self.path), f"publishes kept it locked for {wait_seconds:g} s"
+                            str(self.path),
+                            f"publishes (or another gc) kept it locked for {wait_seconds:g} s",
                         ) from None
                     time.sleep(POLL_SECONDS)
                 except OSError as exc:
@@ -75,7 +77,7 @@ class StorageLock:
     def _open(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            return os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)  # flock needs no write
         except OSError as exc:
             raise StorageError(str(self.path), f"cannot open the storage lock: {exc}") from exc
 
