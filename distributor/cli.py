@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from distributor.collecting import DEFAULT_GRACE_SECONDS
 from distributor.commands.admin_http import AdminRequestFailed
 from distributor.errors import (
     DistributorError,
@@ -32,6 +31,9 @@ from distributor.settings import DistributorSettings
 from distributor.storage.storage_lock import StorageBusy
 from image_format.errors import InvalidDigest, InvalidName, KeyFormatError
 from image_format.settings_errors import describe_settings_error
+
+GC_GRACE_HOURS = 24.0
+"""`gc --grace-hours` unless given."""
 
 
 class ExitCode(IntEnum):
@@ -191,9 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--grace-hours",
         type=float,
-        default=DEFAULT_GRACE_SECONDS / 3600,
+        default=GC_GRACE_HOURS,
         help="keep what versions retired less than this ago need, and every file younger than "
-        f"this (default {DEFAULT_GRACE_SECONDS // 3600})",
+        f"this (default {GC_GRACE_HOURS:g}: hosts mid-download, seeders about to drop it)",
     )
     gc.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
     gc.add_argument("--json", action="store_true", help="print one JSON object")

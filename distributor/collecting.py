@@ -53,7 +53,6 @@ from image_format.manifest import (
 )
 from image_format.timestamps import parse_utc_timestamp
 
-DEFAULT_GRACE_SECONDS = 24 * 3600
 LOCK_WAIT_SECONDS = 60.0
 NESTED_MODELS: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
     Manifest: {"torrent": TorrentRef, "chunk_index": ChunkIndexRef, "deltas": DeltaRef},
@@ -141,7 +140,7 @@ def collect(
     stores: ContentStores,
     catalog: Catalog,
     *,
-    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    grace_seconds: float,
     dry_run: bool = False,
     lock_wait_seconds: float = LOCK_WAIT_SECONDS,
 ) -> CollectionReport:
