@@ -13,6 +13,7 @@ import certifi
 from image_format.envelope import load_public_keys
 from seeder.catalog_client import CatalogClient, CatalogUnavailable
 from seeder.outage_log import OutageLog
+from seeder.pruner import UnlistedFilePruner
 from seeder.reconciler import Reconciler
 from seeder.reporter import Reporter
 from seeder.settings import SeederSettings
@@ -78,7 +79,9 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     settings.blob_root.mkdir(parents=True, exist_ok=True)
     client = CatalogClient(settings.distributor_url, keys, settings.http_timeout_seconds)
     session = SwarmSession(swarm_config(settings))
-    reconciler = Reconciler(settings, client, session)
+    reconciler = Reconciler(
+        settings, client, session, pruner=UnlistedFilePruner.for_settings(settings)
+    )
     reporter = Reporter(
         settings.distributor_url,
         settings.seeder_id,

@@ -15,6 +15,7 @@ from pathlib import Path
 from image_format.content_paths import blob_relpath
 from image_format.manifest import Manifest
 from seeder.catalog_client import CatalogClient, CatalogUnavailable
+from seeder.pruner import UnlistedFilePruner
 from seeder.seed_targets import SeedKey, SeedTarget, VersionKey, seed_targets
 from seeder.settings import SeederSettings
 from swarm.download import download_file
@@ -50,7 +51,8 @@ class Reconciler:
     work with no peers) on a background thread, its whole-file sha256 checked, moved into place
     and then seeded. Manifests are read again every `MANIFEST_REFRESH_SECONDS` (a version may be
     re-signed with references added later). What no listed version's manifest names any more
-    stops being seeded (files are kept).
+    stops being seeded; a seeder with storage of its own removes such a file later (`pruner`,
+    called only in a round that knows every listed version's manifest).
 
     Not responsible for the poll loop, reports or signals (`seeder.daemon`). Error contract:
     `reconcile()` raises `CatalogUnavailable` when the listing cannot be read; problems with one
@@ -59,11 +61,18 @@ class Reconciler:
     """
 
     def __init__(
-        self, settings: SeederSettings, client: CatalogClient, session: SwarmSession
+        self,
+        settings: SeederSettings,
+        client: CatalogClient,
+        session: SwarmSession,
+        pruner: UnlistedFilePruner | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
         self._session = session
+        self._pruner = pruner
+        self._without_targets: set[VersionKey] = set()
+        """Listed versions whose manifest names nothing to seed."""
         self._lock = threading.Lock()
         self._manifests: dict[VersionKey, tuple[Manifest, float]] = {}
         """Each listed version's manifest and when it was read."""
@@ -83,6 +92,7 @@ class Reconciler:
         listed = set(self._client.versions())
         for version in [v for v in self._manifests if v not in listed]:
             del self._manifests[version]
+        self._without_targets &= listed
         now = time.monotonic()
         for version in sorted(listed):
             if self._manifest_due(version, now):
@@ -106,6 +116,11 @@ class Reconciler:
                 self._retry_at[key] = now + RETRY_AFTER_SECONDS
         for target, manifest in wanted.values():
             self._consider(target, manifest, now)
+        known = all(v in self._manifests or v in self._without_targets for v in listed)
+        if self._pruner is not None and listed and known:
+            with self._lock:
+                busy = set(self._fetching_blobs) | {s.target.sha256 for s in self._seeding.values()}
+            self._pruner.prune({target.sha256 for target, _ in wanted.values()} | busy)
 
     def close(self) -> None:
         self._stop.set()
@@ -130,7 +145,9 @@ class Reconciler:
             return
         if seed_targets(manifest):
             self._manifests[version] = (manifest, now)
+            self._without_targets.discard(version)
         else:
+            self._without_targets.add(version)
             self._retry_at[version] = now + NO_TORRENT_RECHECK_SECONDS
 
     def _consider(self, target: SeedTarget, manifest: Manifest, now: float) -> None:
