@@ -79,9 +79,8 @@ def run_seeder(settings: SeederSettings, stop: threading.Event | None = None) ->
     settings.blob_root.mkdir(parents=True, exist_ok=True)
     client = CatalogClient(settings.distributor_url, keys, settings.http_timeout_seconds)
     session = SwarmSession(swarm_config(settings))
-    reconciler = Reconciler(
-        settings, client, session, pruner=UnlistedFilePruner.for_settings(settings)
-    )
+    pruner = UnlistedFilePruner.for_settings(settings)
+    reconciler = Reconciler(settings, client, session, pruner=pruner)
     reporter = Reporter(
         settings.distributor_url,
         settings.seeder_id,

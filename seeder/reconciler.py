@@ -51,8 +51,8 @@ class Reconciler:
     work with no peers) on a background thread, its whole-file sha256 checked, moved into place
     and then seeded. Manifests are read again every `MANIFEST_REFRESH_SECONDS` (a version may be
     re-signed with references added later). What no listed version's manifest names any more
-    stops being seeded; a seeder with storage of its own removes such a file later (`pruner`,
-    called only in a round that knows every listed version's manifest).
+    stops being seeded; a seeder with storage of its own removes such a file it downloaded,
+    later (`pruner`, given a round only when it knows every listed version's manifest).
 
     Not responsible for the poll loop, reports or signals (`seeder.daemon`). Error contract:
     `reconcile()` raises `CatalogUnavailable` when the listing cannot be read; problems with one
@@ -71,7 +71,7 @@ class Reconciler:
         self._client = client
         self._session = session
         self._pruner = pruner
-        self._without_targets: set[VersionKey] = set()
+        self._without_targets: dict[VersionKey, Manifest] = {}
         """Listed versions whose manifest names nothing to seed."""
         self._lock = threading.Lock()
         self._manifests: dict[VersionKey, tuple[Manifest, float]] = {}
@@ -92,7 +92,8 @@ class Reconciler:
         listed = set(self._client.versions())
         for version in [v for v in self._manifests if v not in listed]:
             del self._manifests[version]
-        self._without_targets &= listed
+        for version in [v for v in self._without_targets if v not in listed]:
+            del self._without_targets[version]
         now = time.monotonic()
         for version in sorted(listed):
             if self._manifest_due(version, now):
@@ -116,11 +117,26 @@ class Reconciler:
                 self._retry_at[key] = now + RETRY_AFTER_SECONDS
         for target, manifest in wanted.values():
             self._consider(target, manifest, now)
-        known = all(v in self._manifests or v in self._without_targets for v in listed)
-        if self._pruner is not None and listed and known:
-            with self._lock:
-                busy = set(self._fetching_blobs) | {s.target.sha256 for s in self._seeding.values()}
-            self._pruner.prune({target.sha256 for target, _ in wanted.values()} | busy)
+        if self._pruner is not None:
+            self._prune(self._pruner, listed)
+
+    def _prune(self, pruner: UnlistedFilePruner, listed: set[VersionKey]) -> None:
+        """Let the pruner remove what no listed version names, in a round that knows every
+        listed version's manifest (any other round resets its counts)."""
+        known = [self._known_manifest(version) for version in listed]
+        manifests = [manifest for manifest in known if manifest is not None]
+        if not listed or len(manifests) < len(listed):
+            pruner.reset()
+            return
+        named = {m.sha256 for m in manifests} | {d.sha256 for m in manifests for d in m.deltas}
+        with self._lock:
+            named |= set(self._fetching_blobs) | {s.target.sha256 for s in self._seeding.values()}
+        pruner.prune(named)
+
+    def _known_manifest(self, version: VersionKey) -> Manifest | None:
+        if version in self._manifests:
+            return self._manifests[version][0]
+        return self._without_targets.get(version)
 
     def close(self) -> None:
         self._stop.set()
@@ -145,9 +161,9 @@ class Reconciler:
             return
         if seed_targets(manifest):
             self._manifests[version] = (manifest, now)
-            self._without_targets.discard(version)
+            self._without_targets.pop(version, None)
         else:
-            self._without_targets.add(version)
+            self._without_targets[version] = manifest
             self._retry_at[version] = now + NO_TORRENT_RECHECK_SECONDS
 
     def _consider(self, target: SeedTarget, manifest: Manifest, now: float) -> None:
@@ -203,6 +219,8 @@ class Reconciler:
                 raise SwarmError(f"downloaded content has sha256 {actual}, not {target.sha256}")
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, blob)
+            if self._pruner is not None:  # one of the files it may remove, later
+                self._pruner.record_download(target.sha256)
             resume.unlink(missing_ok=True)
             if not self._stop.is_set() and target.key in self._wanted:
                 self._seed(target, manifest, torrent, blob)

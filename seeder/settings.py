@@ -55,9 +55,9 @@ class SeederSettings(BaseSettings):
     stall_timeout_seconds: float = Field(default=120.0, gt=0)
     """A remote seeder's own download of a version gives up (and retries later) after this."""
     remove_unlisted_after_hours: float = Field(default=24.0, ge=0)
-    """A seeder with storage of its own removes a stored file once no listed version has named
-    it for this long (`seeder.pruner`); 0 keeps every file. Never in a distributor's data
-    directory (`distributor gc` owns that)."""
+    """A seeder with storage of its own removes a file it downloaded itself once no listed
+    version has named it for this long (`seeder.pruner`); 0 keeps every file. Never in a
+    distributor's data directory (`distributor gc` owns that)."""
 
     @field_validator("seeder_id")
     @classmethod
