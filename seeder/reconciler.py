@@ -89,7 +89,12 @@ class Reconciler:
             return list(self._seeding.values())
 
     def reconcile(self) -> None:
-        listed = set(self._client.versions())
+        try:
+            listed = set(self._client.versions())
+        except CatalogUnavailable:
+            if self._pruner is not None:
+                self._pruner.reset()  # a count runs only through rounds that saw the listing
+            raise
         for version in [v for v in self._manifests if v not in listed]:
             del self._manifests[version]
         for version in [v for v in self._without_targets if v not in listed]:

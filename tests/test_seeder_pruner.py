@@ -46,6 +46,12 @@ class FlakyCatalog(FakeCatalog):
     def __init__(self) -> None:
         super().__init__()
         self.unreadable: set[tuple[str, str]] = set()
+        self.listing_down = False
+
+    def versions(self) -> list[tuple[str, str]]:
+        if self.listing_down:
+            raise CatalogUnavailable("listing unavailable")
+        return super().versions()
 
     def manifest(self, name: str, version: str) -> Manifest:
         if (name, version) in self.unreadable:
@@ -160,3 +166,29 @@ def test_never_in_a_distributors_data_directory_even_one_it_becomes_later(tmp_pa
         assert pruner.prune({"b" * 64}) == [] and stored(root, image)  # off for good
     keep = settings_in(tmp_path).model_copy(update={"remove_unlisted_after_hours": 0})
     assert UnlistedFilePruner.for_settings(keep) is None
+
+
+def test_a_round_that_could_not_read_the_listing_starts_every_count_again(
+    tmp_path: Path,
+) -> None:
+    old, new = blob(tmp_path, "a" * 64, 10), blob(tmp_path, "b" * 64, 10)
+    clock = Clock()
+    pruner = pruner_in(tmp_path, clock, old, new)
+    catalog, session = FlakyCatalog(), FakeSession()
+    catalog.manifests[("img", "2")] = manifest("2", new, {})
+    reconciler = Reconciler(settings_in(tmp_path), catalog, session, pruner)  # type: ignore[arg-type]
+    try:
+        reconciler.reconcile()  # 1's file is unnamed from now
+        clock.now += HOUR - 1
+        catalog.listing_down = True
+        with pytest.raises(CatalogUnavailable):
+            reconciler.reconcile()
+        catalog.listing_down = False
+        clock.now += 2
+        reconciler.reconcile()
+        assert stored(tmp_path, old)  # its count started again
+        clock.now += HOUR
+        reconciler.reconcile()
+        assert not stored(tmp_path, old)
+    finally:
+        reconciler.close()
