@@ -59,6 +59,17 @@ class FlakyCatalog(FakeCatalog):
         return super().manifest(name, version)
 
 
+def one_listed_one_not(tmp_path: Path) -> tuple[str, Clock, FlakyCatalog, Reconciler]:
+    """Two downloaded files: version 2's, listed, and `old`, which no listed version names."""
+    old, new = blob(tmp_path, "a" * 64, 10), blob(tmp_path, "b" * 64, 10)
+    clock = Clock()
+    pruner = pruner_in(tmp_path, clock, old, new)
+    catalog = FlakyCatalog()
+    catalog.manifests[("img", "2")] = manifest("2", new, {})
+    reconciler = Reconciler(settings_in(tmp_path), catalog, FakeSession(), pruner)  # type: ignore[arg-type]
+    return old, clock, catalog, reconciler
+
+
 def test_a_retired_versions_files_go_after_the_grace_and_listed_ones_stay(tmp_path: Path) -> None:
     old, patch, new = blob(tmp_path, "a" * 64, 10), blob(tmp_path, "b" * 64, 4), "c" * 64
     blob(tmp_path, new, 10)
@@ -110,12 +121,7 @@ def test_a_round_that_could_not_read_a_manifest_starts_every_count_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reconciler_module, "RETRY_AFTER_SECONDS", 0.0)
-    old, new = blob(tmp_path, "a" * 64, 10), blob(tmp_path, "b" * 64, 10)
-    clock = Clock()
-    pruner = pruner_in(tmp_path, clock, old, new)
-    catalog, session = FlakyCatalog(), FakeSession()
-    catalog.manifests[("img", "2")] = manifest("2", new, {})
-    reconciler = Reconciler(settings_in(tmp_path), catalog, session, pruner)  # type: ignore[arg-type]
+    old, clock, catalog, reconciler = one_listed_one_not(tmp_path)
     try:
         reconciler.reconcile()  # 1's file is unnamed from now
         clock.now += HOUR - 1
@@ -128,7 +134,7 @@ def test_a_round_that_could_not_read_a_manifest_starts_every_count_again(
         assert stored(tmp_path, old)  # its count started again
         clock.now += HOUR
         reconciler.reconcile()
-        assert not stored(tmp_path, old) and stored(tmp_path, new)
+        assert not stored(tmp_path, old) and stored(tmp_path, "b" * 64)
     finally:
         reconciler.close()
 
@@ -171,12 +177,7 @@ def test_never_in_a_distributors_data_directory_even_one_it_becomes_later(tmp_pa
 def test_a_round_that_could_not_read_the_listing_starts_every_count_again(
     tmp_path: Path,
 ) -> None:
-    old, new = blob(tmp_path, "a" * 64, 10), blob(tmp_path, "b" * 64, 10)
-    clock = Clock()
-    pruner = pruner_in(tmp_path, clock, old, new)
-    catalog, session = FlakyCatalog(), FakeSession()
-    catalog.manifests[("img", "2")] = manifest("2", new, {})
-    reconciler = Reconciler(settings_in(tmp_path), catalog, session, pruner)  # type: ignore[arg-type]
+    old, clock, catalog, reconciler = one_listed_one_not(tmp_path)
     try:
         reconciler.reconcile()  # 1's file is unnamed from now
         clock.now += HOUR - 1
