@@ -19,7 +19,8 @@ import pytest
 from distributor.catalog.base import VersionRecord
 from distributor.catalog.sqlite import SqliteCatalog
 from distributor.chunks.pack_store import PackStore
-from distributor.collecting import CollectionRefused, ContentStores, collect
+from distributor.collecting import collect
+from distributor.collection_needs import CollectionRefused, ContentStores
 from distributor.local_server import distributor_command
 from distributor.storage.blob_store import LocalBlobStore
 from distributor.storage.storage_lock import StorageBusy, StorageLock

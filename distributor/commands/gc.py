@@ -10,7 +10,8 @@ from typing import TextIO
 
 from distributor.catalog import open_catalog
 from distributor.chunks.publish_step import pack_store
-from distributor.collecting import ContentStores, collect
+from distributor.collecting import collect
+from distributor.collection_needs import ContentStores
 from distributor.settings import DistributorSettings
 from distributor.storage.blob_store import LocalBlobStore
 from distributor.storage.storage_lock import StorageLock
